@@ -2,7 +2,9 @@
 
 * warnings are errors (pyproject ``filterwarnings = error``);
 * hypothesis runs derandomised, without a database and without deadlines (numerics);
-* every test starts from fixed seeds.
+* every test starts from fixed seeds;
+* BLAS runs single-threaded: ``pytest -n 2`` already uses both cores, and oversubscribed
+  BLAS threads made 512×512 eigensolves 20–100× slower.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import random
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
+
+threadpool_limits(limits=1)
 
 settings.register_profile(
     "ditgp",

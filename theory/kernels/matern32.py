@@ -59,7 +59,7 @@ class Matern32(Kernel):
     spectral density ``ĝ(ξ) = 4a³/(a²+ξ²)²`` is positive, so the lattice symbol
     ``f(ω) = Σ_k ĝ(ω+2πk)`` is positive.  Closed-form symbol ``P + a·ρ∂_ρP`` (``P`` the
     Poisson kernel, ``ρ = e^{-a}``).  ``(1+ax)e^{-ax}`` is decreasing for ``x ≥ 0``, so the tail
-    is bounded by ``∫_w^∞ = e^{-aw}(2+aw)/a`` for every ``w ≥ 0``.
+    is bounded by ``γ(w+1) + ∫_{w+1}^∞``, ``∫_v^∞ = e^{-av}(2+av)/a``, for every ``w ≥ 0``.
     """
 
     name: ClassVar[str] = "matern32"
@@ -90,7 +90,8 @@ class Matern32(Kernel):
 
     def tail_expr(self) -> sp.Expr:
         a = self._a()
-        return sp.exp(-a * W) * (2 + a * W) / a
+        v = W + 1  # γ(w+1) + ∫_{w+1}^∞ γ(x) dx (γ decreasing)
+        return self.expr().subs(M, v) + sp.exp(-a * v) * (2 + a * v) / a
 
     def symbol_expr(self) -> sp.Expr:
         return matern_symbol(self._a(), (1, 1))

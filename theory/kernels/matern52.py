@@ -22,7 +22,7 @@ class Matern52(Kernel):
     of the Matérn covariance on R with spectral density ``ĝ(ξ) = (16/3)a⁵/(a²+ξ²)³ > 0``.
     Closed-form symbol ``P + a·DP + (a²/3)·D²P`` (``D = ρ∂_ρ``, ``P`` the Poisson kernel).
     ``γ`` is decreasing on ``x ≥ 0`` (``γ' = -(a²x/3)(1+ax)e^{-ax}``), so the tail is bounded
-    by ``∫_w^∞ = e^{-aw}(8 + 5aw + a²w²)/(3a)`` for every ``w ≥ 0``.
+    by ``γ(w+1) + ∫_{w+1}^∞``, ``∫_v^∞ = e^{-av}(8 + 5av + a²v²)/(3a)``, for every ``w ≥ 0``.
     """
 
     name: ClassVar[str] = "matern52"
@@ -54,7 +54,8 @@ class Matern52(Kernel):
 
     def tail_expr(self) -> sp.Expr:
         a = self._a()
-        return sp.exp(-a * W) * (8 + 5 * a * W + a**2 * W**2) / (3 * a)
+        v = W + 1  # γ(w+1) + ∫_{w+1}^∞ γ(x) dx (γ decreasing)
+        return self.expr().subs(M, v) + sp.exp(-a * v) * (8 + 5 * a * v + a**2 * v**2) / (3 * a)
 
     def symbol_expr(self) -> sp.Expr:
         return matern_symbol(self._a(), (1, 1, sp.Rational(1, 3)))

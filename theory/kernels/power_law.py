@@ -19,7 +19,8 @@ class PowerLaw(Kernel):
     geometric sequences ``r^m`` (also Pólya: convex, decreasing, → 0).  Hence
     ``min f = f(π)``, the Abel sum ``1 + 2Σ(-1)^m γ(m) > 0``, bounds every eigenvalue of
     every ``Γ_H`` from below even when ``ν ≤ 1``.
-    Tail (``γ`` decreasing): ``Σ_{m>w} ≤ ∫_w^∞ = ℓ/(ν-1)·(1+w/ℓ)^{1-ν}`` for ``ν > 1``.
+    Tail (``γ`` decreasing): ``Σ_{m>w} ≤ γ(w+1) + ∫_{w+1}^∞``, ``∫_v^∞ = ℓ/(ν-1)·(1+v/ℓ)^{1-ν}``
+    for ``ν > 1``.
     """
 
     name: ClassVar[str] = "power-law"
@@ -64,7 +65,8 @@ class PowerLaw(Kernel):
         if not self.summable:
             return sp.oo
         ell, nu = self._values()
-        return ell / (nu - 1) * (1 + W / ell) ** (1 - nu)
+        v = W + 1  # γ(w+1) + ∫_{w+1}^∞ γ(x) dx (γ decreasing)
+        return self.expr().subs(M, v) + ell / (nu - 1) * (1 + v / ell) ** (1 - nu)
 
     def partial_sum_expr(self) -> sp.Expr:
         if self.summable:

@@ -31,8 +31,8 @@ class RationalQuadratic(Kernel):
     smallest at ``ω = π``; hence ``min f = f(π) = 2Σ_{j odd} ĝ(jπ)`` with the (positive,
     decreasing) Fourier transform
     ``ĝ(ξ) = (2√π/Γ(α))·√b·(|ξ|√b/2)^{α-1/2}·K_{α-1/2}(|ξ|√b)``.
-    Tail: ``(1+x²/b)^(-α) ≤ b^α x^(-2α)`` gives ``Σ_{m>w} ≤ b^α w^{1-2α}/(2α-1)`` for ``w ≥ 1``
-    (and ``γ(1)`` plus that at ``w = 1`` for ``w = 0``).
+    Tail: ``(1+x²/b)^(-α) ≤ b^α x^(-2α)`` and ``γ`` decreasing give
+    ``Σ_{m>w} ≤ γ(w+1) + b^α (w+1)^{1-2α}/(2α-1)`` for every ``w ≥ 0``.
     """
 
     name: ClassVar[str] = "rational-quadratic"
@@ -75,8 +75,8 @@ class RationalQuadratic(Kernel):
         if not self.summable:
             return sp.oo
         b, alpha = self._b_alpha()
-        power = lambda w: b**alpha * w ** (1 - 2 * alpha) / (2 * alpha - 1)
-        return sp.Piecewise((self.expr().subs(M, 1) + power(1), sp.Eq(W, 0)), (power(W), True))
+        v = W + 1  # γ(w+1) + Σ_{m>w+1} ≤ γ(w+1) + ∫_{w+1}^∞ b^α x^(-2α) dx
+        return self.expr().subs(M, v) + b**alpha * v ** (1 - 2 * alpha) / (2 * alpha - 1)
 
     def partial_sum_expr(self) -> sp.Expr:
         if self.summable:

@@ -49,7 +49,7 @@ class SquaredExponential(Kernel):
     ``ℓ > 0`` (Bochner): by Poisson summation the symbol is the theta series
     ``f(ω) = ℓ√(2π) Σ_{k∈Z} exp(-ℓ²(ω+2πk)²/2) > 0``.  Nearly singular: ``min f = f(π) ≈
     2√(2π)ℓ·exp(-π²ℓ²/2)`` (below float64 resolution from ``ℓ ≈ 3``).  Decreasing on
-    ``x ≥ 0``, so the tail is at most ``∫_w^∞ = ℓ√(π/2)·erfc(w/(ℓ√2))``.
+    ``x ≥ 0``, so the tail is at most ``γ(w+1) + ∫_{w+1}^∞ = γ(w+1) + ℓ√(π/2)·erfc((w+1)/(ℓ√2))``.
     """
 
     name: ClassVar[str] = "squared-exponential"
@@ -80,7 +80,8 @@ class SquaredExponential(Kernel):
 
     def tail_expr(self) -> sp.Expr:
         ell = self._ell()
-        return ell * sp.sqrt(sp.pi / 2) * sp.erfc(W / (ell * sp.sqrt(2)))
+        v = W + 1  # γ(w+1) + ∫_{w+1}^∞ γ(x) dx (γ decreasing)
+        return self.expr().subs(M, v) + ell * sp.sqrt(sp.pi / 2) * sp.erfc(v / (ell * sp.sqrt(2)))
 
     def symbol_expr(self) -> sp.Expr:
         ell = self._ell()

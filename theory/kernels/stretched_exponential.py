@@ -43,7 +43,8 @@ class StretchedExponential(Kernel):
       ``2Σ_{m>M}γ(m)``, curvature ``L₂h²/8``, rounding) and certifies when the certified
       minimum is positive; otherwise the kernel is refused, quoting the negative value.
 
-    Decreasing on ``x ≥ 0``, so the tail is at most ``∫_w^∞ = (ℓ/ν)·Γ(1/ν, (w/ℓ)^ν)``.
+    Decreasing on ``x ≥ 0``, so the tail is at most ``γ(w+1) + ∫_{w+1}^∞`` with
+    ``∫_v^∞ = (ℓ/ν)·Γ(1/ν, (v/ℓ)^ν)``.
     """
 
     name: ClassVar[str] = "stretched-exponential"
@@ -109,7 +110,8 @@ class StretchedExponential(Kernel):
     def tail_expr(self) -> sp.Expr:
         s = self.symbols()
         ell, nu = s["ell"], s["nu"]
-        expr = ell / nu * sp.uppergamma(1 / nu, (W / ell) ** nu)
+        v = W + 1  # γ(w+1) + ∫_{w+1}^∞ γ(x) dx (γ decreasing)
+        expr = self.symbolic().subs(M, v) + ell / nu * sp.uppergamma(1 / nu, (v / ell) ** nu)
         return expr.subs(self.substitutions())
 
     def symbol_min_bound(self) -> SymbolBound | None:
