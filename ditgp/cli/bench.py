@@ -1,0 +1,77 @@
+"""``ditgp bench``: performance figures as ratios against baselines measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    from ditgp.theory.errors import SpecError
+
+    out = []
+    for item in text.split(","):
+        try:
+            H, d = (int(v) for v in item.lower().split("x"))
+        except ValueError:
+            raise SpecError("--sizes", text,
+                             "comma-separated HxD pairs, e.g. 256x8,512x16") from None
+        if H < 1 or d < 1:
+            raise SpecError("--sizes", item, "positive sizes")
+        out.append((H, d))
+    return out
+
+
+def _floats(text: str) -> list[float]:
+    from ditgp.theory.errors import SpecError
+
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise SpecError("--kappas", text, "comma-separated numbers") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench",
+                       help="benchmarks: oracle vs dense solve; depth/heads of constructions",
+                       description="oracle: exact score (cached Kronecker eigen form) vs dense "
+                                   "Cholesky solve, batch 64.  depth: layers to eps=1e-6, "
+                                   "Chebyshev vs GD across κ; heads compact vs paper across "
+                                   "windows.")
+    p.add_argument("which", choices=("oracle", "depth"), help="which benchmark")
+    p.add_argument("--sizes", default="256x8,512x16",
+                   help="oracle: HxD pairs (default: 256x8,512x16)")
+    p.add_argument("--batch", type=int, default=64, help="oracle: batch size (default: 64)")
+    p.add_argument("--kappas", default="10,100,1000,10000", help="depth: condition numbers")
+    p.add_argument("--eps", type=float, default=1e-6, help="depth: target accuracy (default: 1e-6)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ditgp.cli.common import emit_json
+    from ditgp.numerics.bench import bench_depth, bench_oracle
+
+    if args.which == "oracle":
+        res = bench_oracle(_sizes(args.sizes), batch=args.batch, progress=True)
+        if args.json:
+            emit_json(res)
+            return 0
+        print(f"exact score of a batch of {res['batch']}: cached oracle vs dense Cholesky "
+              f"(t={res['t']:g})")
+        for r in res["sizes"]:
+            print(f"  H={r['H']:<5} d={r['d']:<3} oracle {r['oracle_s'] * 1e3:9.3f} ms  dense "
+                  f"{r['dense_s']:8.3f} s  ratio {r['ratio']:10.1f}×  (solve only "
+                  f"{r['ratio_vs_solve_only']:.1f}×, setup {r['oracle_setup_s'] * 1e3:.1f} ms)")
+        return 0
+    res = bench_depth(_floats(args.kappas), eps=args.eps, progress=True)
+    if args.json:
+        emit_json(res)
+        return 0
+    print(f"layers to reach eps={res['eps']:g}")
+    for r in res["layers"]:
+        print(f"  κ={r['kappa']:<8g} GD {r['gd_layers']:>7}  Chebyshev {r['chebyshev_layers']:>5}"
+              f"  ratio {r['ratio']:6.1f}  (bound ⌈√κ/2·ln(2/ε)⌉+2 = {r['chebyshev_bound']})")
+    print(f"heads per window ({res['kernel']}, H={res['H']})")
+    for r in res["heads"]:
+        print(f"  w={r['window']:<4} paper {r['paper_heads']:>4}  compact {r['compact_heads']:>4}")
+    return 0

@@ -1,0 +1,45 @@
+"""``ditgp.numerics``: the exact score oracle and transformers with constructed weights.
+
+Public API (re-exported explicitly):
+
+* :func:`exact_score`, :class:`Oracle`, :func:`dense_score` (test oracle), :func:`toeplitz_matmul`
+* reference iterations :func:`gd_iterates`, :func:`chebyshev_iterates`
+* the architecture family :class:`ArchConfig`, :class:`Transformer`, :class:`ChannelLayout`,
+  :func:`preset`, ``PRESETS``
+* :func:`construct` → :class:`Construction`; weight bundles :func:`load_bundle`,
+  :class:`Bundle`, :class:`BundleError`
+
+Importing this package imports torch.
+"""
+
+from __future__ import annotations
+
+from .architecture import PRESETS, ArchConfig, ForwardTrace, Transformer, preset
+from .bundle import Bundle, BundleError, load_bundle
+from .construct import Choices, Construction, IterationPlan, construct
+from .iterations import chebyshev_iterates, gd_iterates
+from .layout import ChannelLayout
+from .oracle import Oracle, dense_score, exact_score
+from .toeplitz import toeplitz_matmul
+
+__all__ = [
+    "ArchConfig",
+    "Bundle",
+    "BundleError",
+    "ChannelLayout",
+    "Choices",
+    "Construction",
+    "ForwardTrace",
+    "IterationPlan",
+    "Oracle",
+    "PRESETS",
+    "Transformer",
+    "chebyshev_iterates",
+    "construct",
+    "dense_score",
+    "exact_score",
+    "gd_iterates",
+    "load_bundle",
+    "preset",
+    "toeplitz_matmul",
+]

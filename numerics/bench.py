@@ -1,0 +1,114 @@
+"""Benchmarks behind ``ditgp bench`` (figures are ratios against baselines measured in the
+same run; the library returns numbers, the CLI prints them)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["bench_oracle", "bench_depth", "DEFAULT_SIZES", "DEFAULT_KAPPAS", "DEFAULT_WINDOWS"]
+
+DEFAULT_SIZES = ((256, 8), (512, 16))
+DEFAULT_KAPPAS = (10.0, 100.0, 1e3, 1e4)
+DEFAULT_WINDOWS = (1, 2, 4, 8, 16, 32, 63)
+
+
+def _progress(items, desc: str, progress: bool):
+    items = list(items)
+    if not progress:
+        return items
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, file=sys.stderr, disable=not sys.stderr.isatty())
+
+
+def _best(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_oracle(sizes: Iterable[tuple[int, int]] = DEFAULT_SIZES, batch: int = 64, t: float = 0.1,
+                 repeats: int = 3, progress: bool = False) -> dict[str, Any]:
+    """Exact score of a batch: cached Kronecker-eigen oracle vs dense Cholesky solve.
+
+    Per size: ``oracle_s`` (score with the cached factorisation), ``oracle_setup_s`` (the two
+    eigendecompositions, paid once per spec), ``dense_s`` (build ``A_t``, Cholesky, solve),
+    ``dense_solve_s`` (triangular solves only, Cholesky cached), and ``ratio`` =
+    ``dense_s/oracle_s``; keys ``ratio_{H}_{d}`` repeat the ratios at top level.
+    """
+    import scipy.linalg
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec, Spatial
+
+    from .oracle import Oracle, dense_covariance, unvec, vec
+
+    out: dict[str, Any] = {"batch": batch, "t": t, "sizes": []}
+    for H, d in _progress(sizes, "oracle bench", progress):
+        spec = GPSpec(kernel("laplace", ell=4.0), H=H, d=d, spatial=Spatial("ar", rho=0.5))
+        t0 = time.perf_counter()
+        oracle = Oracle(spec)
+        setup = time.perf_counter() - t0
+        X = oracle.sample(batch, seed=0, t=t)
+        s_fast = oracle.score(X, t)
+        fast = _best(lambda: oracle.score(X, t), repeats)  # noqa: B023
+
+        def dense_all():
+            A = dense_covariance(spec, t)  # noqa: B023
+            c = scipy.linalg.cho_factor(A, overwrite_a=True, check_finite=False)
+            return c, scipy.linalg.cho_solve(c, vec(X).T, check_finite=False)  # noqa: B023
+
+        t0 = time.perf_counter()
+        c, sol = dense_all()
+        dense = time.perf_counter() - t0
+        rhs = vec(X).T
+
+        def solve_only(c=c, rhs=rhs):
+            return scipy.linalg.cho_solve(c, rhs, check_finite=False)
+
+        solve = _best(solve_only, repeats)
+        s_dense = -unvec(sol.T, d, H)
+        agree = float(np.max(np.abs(s_fast - s_dense)) / np.max(np.abs(s_dense)))
+        row = {"H": H, "d": d, "oracle_s": fast, "oracle_setup_s": setup, "dense_s": dense,
+               "dense_solve_s": solve, "ratio": dense / fast, "ratio_vs_solve_only": solve / fast,
+               "max_rel_diff": agree}
+        out["sizes"].append(row)
+        out[f"ratio_{H}_{d}"] = row["ratio"]
+    return out
+
+
+def bench_depth(kappas: Iterable[float] = DEFAULT_KAPPAS, eps: float = 1e-6,
+                windows: Iterable[int] = DEFAULT_WINDOWS, H: int = 64, ell: float = 4.0,
+                progress: bool = False) -> dict[str, Any]:
+    """Layers (= iterations, one block each) to reach ``eps``: Chebyshev vs GD per ``κ_t``,
+    from :mod:`ditgp.theory.iterations`; heads of the compact vs paper realisation per
+    window (Laplace kernel, ``H`` frames)."""
+    import math
+
+    from ditgp.theory import iterations as it
+    from ditgp.theory.kernels import kernel
+
+    from .realise import compact_heads, paper_heads
+
+    rows = []
+    for kappa in _progress(kappas, "depth bench", progress):
+        gd = it.gd_steps(1.0, kappa, eps)
+        ch = it.chebyshev_steps(1.0, kappa, eps)
+        rows.append({"kappa": kappa, "gd_layers": gd, "chebyshev_layers": ch, "ratio": gd / ch,
+                     "chebyshev_bound": math.ceil(math.sqrt(kappa) / 2 * math.log(2 / eps)) + 2})
+    gamma = kernel("laplace", ell=ell).gamma(np.arange(H))
+    heads = []
+    for w in windows:
+        w = min(int(w), H - 1)
+        p = len(paper_heads(gamma, w, 1.0, 2 * H))
+        c = len(compact_heads(gamma, w, 1.0, 2 * H))
+        heads.append({"window": w, "paper_heads": p, "compact_heads": c, "ratio": p / c})
+    return {"eps": eps, "layers": rows, "heads": heads, "kernel": f"laplace(ell={ell:g})", "H": H}

@@ -1,0 +1,27 @@
+"""Named numerical tolerances of ``ditgp.numerics``, per dtype, in one place.
+
+Where a tolerance can be derived from the theory (contraction ``ρ^K``, truncation tail,
+multiplication-module error) the construction reports that bound instead; the constants
+here only cover floating-point rounding of operations that are exact in real arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ROUNDING", "LAYER_MATCH", "ORACLE_MATCH", "eig_floor"]
+
+#: Relative rounding budget of one exact-in-reals pipeline (oracle vs dense solve, FFT vs dense).
+ORACLE_MATCH = {"float64": 1e-10, "float32": 1e-4}
+
+#: Relative agreement of a constructed block's residual with the reference iterate.
+LAYER_MATCH = {"float64": 1e-12, "float32": 1e-4}
+
+#: Unit roundoff per dtype.
+ROUNDING = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps)}
+
+
+def eig_floor(values: np.ndarray) -> float:
+    """Eigenvalues of a PSD matrix below this are rounding noise (``H·eps·max|λ|``)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.size * ROUNDING["float64"] * max(float(np.max(np.abs(values))), 1.0))

@@ -1,0 +1,141 @@
+"""Weight bundles: exact round trip; every kind of damage is refused with its reason."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ditgp.numerics import BundleError, Oracle, construct, load_bundle
+from ditgp.numerics.bundle import BUNDLE_FORMAT, MANIFEST, WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def con():
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec, Schedule, Spatial
+
+    spec = GPSpec(kernel("laplace", ell=2.0), H=8, d=2, spatial=Spatial("ar", rho=0.3),
+                  schedule=Schedule(0.05, 5.0))
+    return construct(spec, t=0.3, eps=1e-6, attention="softmax", algorithm="chebyshev")
+
+
+@pytest.fixture
+def bundle(con, tmp_path) -> Path:
+    return con.save(tmp_path / "b")
+
+
+def test_round_trip_exact(con, bundle):
+    b = load_bundle(bundle)
+    ref = con.module.state_dict()
+    got = b.module.state_dict()
+    assert set(ref) == set(got)
+    for k in ref:
+        assert ref[k].dtype == got[k].dtype and torch.equal(ref[k], got[k])
+    X = Oracle.for_spec(con.spec).sample(3, seed=0, t=0.3)
+    assert np.array_equal(b.score(X, 0.3), con.score(X, 0.3))
+    m = b.manifest
+    assert m["format"] == BUNDLE_FORMAT and m["weights"]["sha256"]
+    assert m["layout"] == con.layout.to_dict()
+    assert m["error_bound"] == con.error_bound
+    assert m["measured"]["rel_error"] <= m["error_bound"]
+    assert b.config == con.config and b.spec == con.spec
+    assert not any(p.name.startswith(".") for p in bundle.parent.iterdir())  # no temp leftovers
+
+
+def test_overwrite_existing_bundle(con, bundle):
+    con.save(bundle)
+    load_bundle(bundle)
+
+
+def test_refuses_to_overwrite_foreign_folder(con, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(BundleError, match="not a ditgp bundle"):
+        con.save(tmp_path / "mine")
+
+
+def _edit_manifest(bundle: Path, fn) -> None:
+    m = json.loads((bundle / MANIFEST).read_text())
+    fn(m)
+    (bundle / MANIFEST).write_text(json.dumps(m))
+
+
+DAMAGE = {
+    "missing-folder": (lambda b: os.rename(b, b.with_name("gone")), "missing"),
+    "missing-manifest": (lambda b: (b / MANIFEST).unlink(), "missing manifest"),
+    "missing-weights": (lambda b: (b / WEIGHTS).unlink(), "missing weights"),
+    "corrupt-manifest": (lambda b: (b / MANIFEST).write_text("{not json"), "corrupt manifest"),
+    "truncated-weights": (lambda b: (b / WEIGHTS).write_bytes((b / WEIGHTS).read_bytes()[:100]),
+                          "sha256 mismatch"),
+    "tampered-weights": (lambda b: (b / WEIGHTS).write_bytes(
+        (b / WEIGHTS).read_bytes()[:-8] + b"\x00" * 8), "sha256 mismatch"),
+    "incompatible-version": (lambda b: _edit_manifest(
+        b, lambda m: m.update(format="ditgp.bundle/99")),
+                             "incompatible bundle format"),
+    "shape-mismatch": (lambda b: _edit_manifest(
+        b, lambda m: m["architecture"].update(heads=m["architecture"]["heads"] + 1)), "shape"),
+    "names-mismatch": (lambda b: _edit_manifest(
+        b, lambda m: m["architecture"].update(layers=m["architecture"]["layers"] + 1)),
+        "tensor names do not match"),
+    "bad-architecture": (lambda b: _edit_manifest(
+        b, lambda m: m["architecture"].update(attention="x")),
+                         "corrupt manifest"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE), ids=sorted(DAMAGE))
+def test_damage_is_refused(bundle, damage):
+    fn, message = DAMAGE[damage]
+    fn(bundle)
+    with pytest.raises(BundleError, match=message):
+        load_bundle(bundle)
+
+
+def test_corrupt_weights_with_matching_hash(bundle):
+    """A garbage weights file whose hash was also updated fails safetensors' own check."""
+    import hashlib
+
+    (bundle / WEIGHTS).write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}garbage")
+    digest = hashlib.sha256((bundle / WEIGHTS).read_bytes()).hexdigest()
+    _edit_manifest(bundle, lambda m: m["weights"].update(sha256=digest))
+    with pytest.raises(BundleError, match="corrupt weights|tensor names"):
+        load_bundle(bundle)
+
+
+def test_no_pickle_anywhere():
+    import inspect
+
+    import ditgp.numerics as pkg
+
+    root = Path(inspect.getfile(pkg)).parent
+    for path in root.glob("*.py"):
+        text = path.read_text()
+        assert "torch.load" not in text and "import pickle" not in text, path
+
+
+@pytest.mark.parametrize("choice", [dict(attention="paper", algorithm="gd"),
+                                    dict(attention="softmax", algorithm="chebyshev"),
+                                    dict(attention="compact", time_conditioning="gated")],
+                         ids=["paper-gd", "softmax-cheb", "compact-gated"])
+def test_documented_forward_pass_matches(choice, tmp_path):
+    """docs/weights-format.md's numpy reference forward pass reproduces the library's."""
+    import re
+
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec, Schedule
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "weights-format.md"
+    code = re.search(r"```python\n(.*?)```", doc.read_text(), re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, str(doc), "exec"), namespace)  # the documented snippet, verbatim
+    spec = GPSpec(kernel("damped-cosine", ell=4.0, omega=0.9), H=8, d=2,
+                  schedule=Schedule(0.05, 5.0))
+    con = construct(spec, t=0.3, eps=1e-5, **choice)
+    path = con.save(tmp_path / "b")
+    X = Oracle.for_spec(spec).sample(2, seed=1, t=0.3)
+    ours = namespace["forward"](str(path), X, 0.3)
+    assert np.max(np.abs(ours - con.score(X, 0.3))) <= 1e-12 * np.max(np.abs(con.score(X, 0.3)))
