@@ -9,7 +9,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bench_oracle", "bench_depth", "DEFAULT_SIZES", "DEFAULT_KAPPAS", "DEFAULT_WINDOWS"]
+__all__ = [
+    "bench_oracle", "bench_depth", "bench_device", "DEFAULT_SIZES", "DEFAULT_KAPPAS",
+    "DEFAULT_WINDOWS",
+]
 
 DEFAULT_SIZES = ((256, 8), (512, 16))
 DEFAULT_KAPPAS = (10.0, 100.0, 1e3, 1e4)
@@ -112,3 +115,75 @@ def bench_depth(kappas: Iterable[float] = DEFAULT_KAPPAS, eps: float = 1e-6,
         c = len(compact_heads(gamma, w, 1.0, 2 * H))
         heads.append({"window": w, "paper_heads": p, "compact_heads": c, "ratio": p / c})
     return {"eps": eps, "layers": rows, "heads": heads, "kernel": f"laplace(ell={ell:g})", "H": H}
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def bench_device(device: str = "cpu", H: int = 128, d: int = 8, batch: int = 256, t: float = 0.1,
+                 eps: float = 1e-6, repeats: int = 5, progress: bool = False) -> dict[str, Any]:
+    """The float32 path and the device: one constructed network (compact attention,
+    Chebyshev, fixed ``t``; Laplace ℓ=4) run in float64 and float32 on ``device``.
+
+    Reports per dtype the forward throughput (sequences/s) and the relative error against the
+    exact score, the ratio float32/float64 throughput, and the torch oracle on ``device`` vs
+    the numpy oracle on the CPU (same batch, same run).  The float32 error is expected to be
+    of order ``κ_t · 2⁻²⁴`` (rounding amplified by the conditioning), not ``eps``.
+    """
+    import torch
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec, Spatial
+
+    from .architecture import Transformer
+    from .construct import construct
+    from .oracle import Oracle
+
+    spec = GPSpec(kernel("laplace", ell=4.0), H=H, d=d, spatial=Spatial("ar", rho=0.5))
+    con = construct(spec, t=t, eps=eps, attention="compact", algorithm="chebyshev",
+                    measure=False)
+    oracle = Oracle(spec)
+    X = oracle.sample(batch, seed=1, t=t)
+    exact = oracle.score(X, t)
+    out: dict[str, Any] = {"device": device, "H": H, "d": d, "batch": batch, "t": t, "eps": eps,
+                           "layers": con.config.layers, "heads": con.config.heads,
+                           "error_bound": con.error_bound, "dtypes": {}}
+    if device.startswith("cuda"):
+        out["device_name"] = torch.cuda.get_device_name(device)
+    for dtype in _progress(("float64", "float32"), "device bench", progress):
+        net = Transformer(con.config.replace(dtype=dtype))
+        net.load_state_dict({k: v.to(net.config.torch_dtype) for k, v in
+                             con.module.state_dict().items()})
+        net = net.to(device).eval()
+        Xd = torch.as_tensor(X, dtype=net.config.torch_dtype, device=device)
+        with torch.no_grad():
+            s = net(Xd, t).double().cpu().numpy()
+            _sync(device)
+
+            def fwd(net=net, Xd=Xd):
+                net(Xd, t)
+                _sync(device)
+
+            sec = _best(fwd, repeats)
+        rel = float(np.linalg.norm(s - exact) / np.linalg.norm(exact))
+        out["dtypes"][dtype] = {"seconds": sec, "sequences_per_s": batch / sec, "rel_error": rel}
+    out["float32_speedup"] = out["dtypes"]["float32"]["sequences_per_s"] / \
+        out["dtypes"]["float64"]["sequences_per_s"]
+    # oracle: numpy on the CPU vs torch float64 on the device, same batch
+    cpu_s = _best(lambda: oracle.score(X, t), repeats)
+    Xd = torch.as_tensor(X, dtype=torch.float64, device=device)
+    s_dev = oracle.score(Xd, t)
+    _sync(device)
+
+    def dev_score():
+        oracle.score(Xd, t)
+        _sync(device)
+
+    dev_s = _best(dev_score, repeats)
+    out["oracle"] = {"cpu_numpy_s": cpu_s, "device_torch_s": dev_s, "ratio": cpu_s / dev_s,
+                     "max_rel_diff": float(np.max(np.abs(s_dev.cpu().numpy() - exact)) /
+                                           np.max(np.abs(exact)))}
+    return out

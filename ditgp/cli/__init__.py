@@ -21,7 +21,8 @@ COMMANDS = ("derive", "construct", "inspect", "score", "verify", "bench")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ditgp",
-        description="Theory-verification toolkit for diffusion transformers on Gaussian-process data.",
+        description="Theory-verification toolkit for diffusion transformers on "
+        "Gaussian-process data.",
     )
     parser.add_argument("--version", action="version", version=f"ditgp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -37,19 +37,41 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Cholesky solve, batch 64.  depth: layers to eps=1e-6, "
                                    "Chebyshev vs GD across κ; heads compact vs paper across "
                                    "windows.")
-    p.add_argument("which", choices=("oracle", "depth"), help="which benchmark")
+    p.add_argument("which", choices=("oracle", "depth", "device"), help="which benchmark")
     p.add_argument("--sizes", default="256x8,512x16",
                    help="oracle: HxD pairs (default: 256x8,512x16)")
     p.add_argument("--batch", type=int, default=64, help="oracle: batch size (default: 64)")
     p.add_argument("--kappas", default="10,100,1000,10000", help="depth: condition numbers")
     p.add_argument("--eps", type=float, default=1e-6, help="depth: target accuracy (default: 1e-6)")
+    p.add_argument("--device", default=None,
+                   help="device: torch device for the float32/float64 comparison "
+                        "(default: cuda if available, else cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ditgp.cli.common import emit_json
-    from ditgp.numerics.bench import bench_depth, bench_oracle
+    from ditgp.numerics.bench import bench_depth, bench_device, bench_oracle
+
+    if args.which == "device":
+        import torch
+
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        res = bench_device(device, batch=args.batch, progress=True)
+        if args.json:
+            emit_json(res)
+            return 0
+        print(f"constructed network ({res['layers']} layers, {res['heads']} heads, H={res['H']}, "
+              f"d={res['d']}) on {res.get('device_name', device)}, batch {res['batch']}")
+        for name, r in res["dtypes"].items():
+            print(f"  {name}: {r['sequences_per_s']:12.1f} seq/s  rel. error vs exact "
+                  f"{r['rel_error']:.2e}")
+        print(f"  float32/float64 throughput {res['float32_speedup']:.2f}×")
+        o = res["oracle"]
+        print(f"exact oracle: torch on {device} vs numpy on CPU: {o['ratio']:.1f}× "
+              f"(max rel. diff {o['max_rel_diff']:.1e})")
+        return 0
 
     if args.which == "oracle":
         res = bench_oracle(_sizes(args.sizes), batch=args.batch, progress=True)

@@ -33,7 +33,8 @@ def add_spec_arguments(parser: argparse.ArgumentParser, *, time: bool = True) ->
     g.add_argument("--t0", type=float, default=None, help="early-stopping time t_0 (default: 1e-3)")
     g.add_argument("--T", type=float, default=None, help="horizon T (default: 10)")
     if time:
-        g.add_argument("--t", type=float, default=0.1, help="diffusion time in [t_0, T] (default: 0.1)")
+        g.add_argument("--t", type=float, default=0.1,
+                       help="diffusion time in [t_0, T] (default: 0.1)")
 
 
 def parse_params(items: list[str]) -> dict[str, float]:

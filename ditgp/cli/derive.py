@@ -1,4 +1,4 @@
-"""``ditgp derive``: print the theory's derivation for one spec (text, ``--json`` or ``--latex``)."""
+"""``ditgp derive``: the theory's derivation for one spec (text, ``--json`` or ``--latex``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "contraction and steps; Chebyshev steps; truncation window; the score formula.",
     )
     add_spec_arguments(p)
-    p.add_argument("--eps", type=float, default=1e-6, help="target relative error / tail level (default: 1e-6)")
+    p.add_argument("--eps", type=float, default=1e-6,
+                   help="target relative error / tail level (default: 1e-6)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--latex", action="store_true", help="print a LaTeX align block")

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-
-from ditgp.cli import main
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec
+
+from ditgp.cli import main
 
 
 def run_cli(*argv: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from ditgp.theory import iterations as it
 from ditgp.theory.derive import derive
 from ditgp.theory.errors import SpecError

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
-
 from ditgp.theory import iterations as it
 from ditgp.theory.bridge import to_numeric
 from ditgp.theory.errors import SpecError

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-
 from ditgp.theory import process
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec, Spatial

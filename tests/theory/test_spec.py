@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from ditgp.theory.errors import NotPositiveDefiniteError, SpecError
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec, Schedule, Spatial, parse_spatial
