@@ -1,0 +1,109 @@
+"""``ditgp verify``: run the theory's claims as property tests and write a report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="check the theory's claims numerically (property tests) and write a report",
+        description="Run the registry of theory claims under hypothesis (seeded, with a budget "
+        "of examples each), print a table (claim, source, examples, worst margin, pass/fail), "
+        "write DIR/report.md, DIR/report.json and PNG plots. Exits 0 only if every claim "
+        "holds; on failure prints the shrunk counterexample spec as JSON.",
+    )
+    p.add_argument("--claims", default=None, metavar="ID,...",
+                   help="comma-separated claim ids or numbers (default: all)")
+    p.add_argument("--examples", type=int, default=None, metavar="N",
+                   help="examples per claim (default: each claim's own budget)")
+    p.add_argument("--seed", type=int, default=0, help="hypothesis seed (default: 0)")
+    p.add_argument("--out", default="ditgp-report", metavar="DIR",
+                   help="report folder (default: ditgp-report)")
+    p.add_argument("--weights", default=None, metavar="DIR",
+                   help="also verify a weight bundle against its own manifest")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="run only claims i, i+n, ... of the selection (0-based i)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.set_defaults(run=run)
+
+
+def _shard(items: list, text: str | None) -> list:
+    from ditgp.theory.errors import SpecError
+
+    if text is None:
+        return items
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise SpecError("--shard", text, "I/N with integers 0 ≤ I < N") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise SpecError("--shard", text, "I/N with integers 0 ≤ I < N")
+    return items[i::n]
+
+
+def _fmt(m: float) -> str:
+    import math
+
+    return "—" if m is None or not math.isfinite(m) else f"{m:.3g}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from tqdm import tqdm
+
+    from ditgp.cli.common import emit_json
+    from ditgp.theory.errors import SpecError
+    from ditgp.verify.claims import run_claim, select
+    from ditgp.verify.report import write_report
+
+    if args.examples is not None and args.examples < 1:
+        raise SpecError("--examples", args.examples, "an integer ≥ 1")
+    claims = _shard(select(args.claims), args.shard)
+    results = []
+    start = time.perf_counter()
+    for c in claims:
+        budget = args.examples or c.default_examples
+        with tqdm(total=budget, desc=f"{c.number:>2} {c.id}", file=sys.stderr, leave=False,
+                  disable=None) as bar:
+            def tick(bar=bar):
+                if bar.n < bar.total:
+                    bar.update(1)
+
+            results.append(run_claim(c, examples=budget, seed=args.seed, on_example=tick))
+    weights = None
+    if args.weights:
+        from ditgp.verify.weights import verify_bundle
+
+        weights = verify_bundle(args.weights, seed=args.seed)
+    meta = {"seed": args.seed, "examples": args.examples or "default",
+            "claims": ",".join(c.id for c in claims), "shard": args.shard or "0/1",
+            "seconds": round(time.perf_counter() - start, 1)}
+    doc = write_report(args.out, results, meta=meta, weights=weights,
+                       with_plots=not args.no_plots)
+    if args.json:
+        emit_json(doc)
+    else:
+        print(f"{'#':>2}  {'claim':24s} {'source':8s} {'examples':>8s} {'worst margin':>13s}  status")
+        for r in results:
+            print(f"{r.number:>2}  {r.id:24s} {r.source:8s} {r.examples:>8d} "
+                  f"{_fmt(r.worst_margin):>13s}  {r.status.upper()}")
+        if weights is not None:
+            for chk in weights["checks"]:
+                print(f"    weights {chk['name']:30s} {'ok' if chk['passed'] else 'FAILED'}  "
+                      f"{chk['detail']}")
+        print(f"report: {args.out}/report.md")
+    for r in results:
+        if r.status in ("fail", "error") and r.counterexample is not None:
+            print(f"counterexample for {r.id} ({r.message}):", file=sys.stderr)
+            spec = r.counterexample.get("spec", r.counterexample)
+            print(json.dumps(spec, indent=2), file=sys.stderr)
+    if weights is not None and not weights["passed"]:
+        failed = ", ".join(c["name"] for c in weights["checks"] if not c["passed"])
+        print(f"ditgp verify: weight bundle {args.weights} failed: {failed}", file=sys.stderr)
+    return 0 if doc["passed"] else 1
