@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["construction_iterates", "reference_iterates_for", "resource_expectations",
-           "effective_mixing", "Mixing"]
+           "effective_mixing", "Mixing", "mixing_errors"]
 
 
 def _trace(c: Any, X: np.ndarray, t: float):
@@ -131,3 +131,29 @@ def effective_mixing(c: Any, inp: Any, block: int = 0, trace: Any = None) -> Mix
     w = int(c.plan.window)
     expected = np.kron(np.where(gaps <= w, spec.Gamma, 0.0), spec.Sigma)
     return Mixing(G, expected, abs_round, leak)
+
+
+def mixing_errors(c: Any, inp: Any, blocks_per_iteration: int) -> list[tuple[int, float, float]]:
+    """``(block, relative error, relative rounding allowance)`` of :func:`effective_mixing`
+    against ``Γ_w ⊗ Σ`` for the first block of every iteration (one forward pass).  The
+    allowance is ``ROUNDING_SAFETY`` times the mixing's rounding bound."""
+    import torch
+
+    from ditgp.verify.tolerances import ROUNDING_SAFETY
+
+    zeros = torch.zeros((1, inp.spec.d, inp.spec.H), dtype=c.config.torch_dtype)
+    with torch.no_grad():
+        trace = c.module(zeros, torch.as_tensor(inp.t, dtype=torch.float64), return_all=True)
+    out = []
+    for block in range(0, int(c.config.layers), int(blocks_per_iteration)):
+        # a broken network can blow its residual stream up: that is a failure (err = inf),
+        # not a floating-point warning
+        with np.errstate(all="ignore"):
+            mix = effective_mixing(c, inp, block, trace)
+            norm = max(float(np.linalg.norm(mix.expected)), 1e-300)
+            err = (float(np.linalg.norm(mix.G - mix.expected)) + mix.sink_leak) / norm
+            rhs = ROUNDING_SAFETY * mix.rounding / norm
+        if not (np.isfinite(err) and np.isfinite(rhs)):
+            err, rhs = np.inf, 0.0
+        out.append((block, err, rhs))
+    return out

@@ -399,19 +399,11 @@ def check_attention(inp: ds.ConstructionRequest, *, build: Callable | None = Non
     rounding of the patterns (see :func:`~ditgp.verify.adapters.effective_mixing`) times
     ``ROUNDING_SAFETY``."""
     import torch
-    from ditgp.verify.adapters import effective_mixing
+    from ditgp.verify.adapters import mixing_errors
 
     c = _construct_request(inp, build)
     worst: Outcome | None = None
-    bpi = int(c.blocks_per_iteration)
-    zeros = torch.zeros((1, inp.spec.d, inp.spec.H), dtype=c.config.torch_dtype)
-    with torch.no_grad():
-        trace = c.module(zeros, torch.as_tensor(inp.t, dtype=torch.float64), return_all=True)
-    for block in range(0, int(c.config.layers), bpi):
-        mix = effective_mixing(c, inp, block, trace)
-        norm = max(float(np.linalg.norm(mix.expected)), 1e-300)
-        err = (float(np.linalg.norm(mix.G - mix.expected)) + mix.sink_leak) / norm
-        rhs = tol.ROUNDING_SAFETY * mix.rounding / norm
+    for block, err, rhs in mixing_errors(c, inp, int(c.blocks_per_iteration)):
         out = Outcome(tol.relative_margin(err, rhs), err, rhs,
                       {"window": int(c.plan.window), "block": block})
         if worst is None or out.margin < worst.margin:

@@ -3,7 +3,11 @@
 Checks, each named in the result: ``load`` (the bundle loads: files present, hash matches),
 ``score-vs-oracle`` (the network's output against the exact score of the manifest's spec at
 the manifest's ``t`` on fresh GP draws, within the manifest's ``error_bound``),
-``resources`` (layers and heads of the loaded module as the manifest states).
+``resources`` (layers and heads of the loaded module as the manifest states), ``attention``
+(in the first block of every iteration, the attention patterns times the value/output weights
+equal ``Γ_w ⊗ Σ`` of the manifest's spec and window — claim ``attention-kernel`` applied to
+the bundle; this also catches altered weights that happen not to move the scores, e.g. those
+of block 1, which acts on the zero initial iterate).
 """
 
 from __future__ import annotations
@@ -51,6 +55,17 @@ def verify_bundle(directory: str | Path, seed: int = 0) -> dict[str, Any]:
     ok = res.get("L") == layers and res.get("M") == heads
     checks.append(_check("resources", ok, f"module L={layers}, M={heads}; manifest "
                                           f"L={res.get('L')}, M={res.get('M')}"))
+    from types import SimpleNamespace
+
+    from ditgp.verify.adapters import mixing_errors
+
+    net = SimpleNamespace(config=b.config, layout=b.layout, module=b.module,
+                          plan=SimpleNamespace(window=int(m["plan"]["window"])))
+    rows = mixing_errors(net, SimpleNamespace(spec=spec, t=t), int(m["blocks_per_iteration"]))
+    block, a_err, a_tol = max(rows, key=lambda r: r[1] / r[2] if r[2] > 0 else np.inf)
+    checks.append(_check("attention", all(e <= r for _, e, r in rows),
+                         f"worst block {block + 1}: |mixing - Γ_w⊗Σ|/|Γ_w⊗Σ| = {a_err:.3g} "
+                         f"(rounding allowance {a_tol:.3g})"))
     out["passed"] = all(c["passed"] for c in checks)
     out["error"] = float(err) if np.isfinite(err) else None
     return out

@@ -59,7 +59,7 @@ def test_weights_of_an_intact_bundle_pass(bundle, tmp_path):
     assert rc == 0
 
 
-def _tamper(src, dst):
+def _tamper(src, dst, names=("attn.W_v", "attn.W_o")):
     import hashlib
     import shutil
 
@@ -68,7 +68,7 @@ def _tamper(src, dst):
 
     shutil.copytree(src, dst)
     w = load_file(str(dst / "weights.safetensors"))
-    for name in [n for n in w if n.endswith(("attn.W_v", "attn.W_o"))]:
+    for name in [n for n in w if n.endswith(tuple(names))]:
         w[name] = w[name] * 1.5 + torch.ones_like(w[name]) * 0.01  # wrong value matrices
     save_file(w, str(dst / "weights.safetensors"))
     m = json.loads((dst / "manifest.json").read_text())
@@ -84,3 +84,15 @@ def test_tampered_bundle_fails_naming_the_check(bundle, tmp_path, capsys):
     assert rc != 0
     err = capsys.readouterr().err
     assert "score-vs-oracle" in err
+
+
+def test_tampered_first_block_fails_the_attention_check(bundle, tmp_path, capsys):
+    """Block 1 acts on the zero initial iterate, so its value matrices never move the scores:
+    only the structural check of the attention (claim attention-kernel on the bundle) sees it."""
+    bad = tmp_path / "bad1"
+    _tamper(bundle, bad, names=("blocks.0.attn.W_v",))
+    rc = main(["verify", "--claims", "1", "--examples", "3", "--no-plots", "--weights",
+               str(bad), "--out", str(tmp_path / "rep")])
+    assert rc != 0
+    err = capsys.readouterr().err
+    assert "attention" in err and "score-vs-oracle" not in err
