@@ -138,7 +138,6 @@ def mixing_errors(c: Any, inp: Any, blocks_per_iteration: int) -> list[tuple[int
     against ``Γ_w ⊗ Σ`` for the first block of every iteration (one forward pass).  The
     allowance is ``ROUNDING_SAFETY`` times the mixing's rounding bound."""
     import torch
-
     from ditgp.verify.tolerances import ROUNDING_SAFETY
 
     zeros = torch.zeros((1, inp.spec.d, inp.spec.H), dtype=c.config.torch_dtype)

@@ -398,7 +398,6 @@ def check_attention(inp: ds.ConstructionRequest, *, build: Callable | None = Non
     ``|h-j| ≤ w``, zero beyond, times ``Σ`` — with no free scale.  Tolerance: the float
     rounding of the patterns (see :func:`~ditgp.verify.adapters.effective_mixing`) times
     ``ROUNDING_SAFETY``."""
-    import torch
     from ditgp.verify.adapters import mixing_errors
 
     c = _construct_request(inp, build)
