@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -41,6 +42,7 @@ __all__ = [
     "preset",
     "register_preset",
     "weight_matrices",
+    "network_score",
 ]
 
 #: Time-feature name -> function of a float64 tensor of times.
@@ -339,6 +341,16 @@ class Transformer(nn.Module):
             trace.output = out
             return trace
         return out
+
+
+def network_score(module: Transformer, X, t):
+    """Run ``module`` on ``X`` ``(n, d, H)`` at time(s) ``t`` without gradients: numpy in
+    (any real dtype) → float64 numpy out, torch in → torch out (the module's dtype)."""
+    as_numpy = not isinstance(X, torch.Tensor)
+    Xt = torch.as_tensor(np.asarray(X, dtype=np.float64)) if as_numpy else X
+    with torch.no_grad():
+        out = module(Xt.to(module.config.torch_dtype), torch.as_tensor(t, dtype=torch.float64))
+    return out.double().numpy() if as_numpy else out
 
 
 def weight_matrices(module: Transformer) -> dict[str, torch.Tensor]:

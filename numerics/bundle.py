@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .architecture import network_score
+
 __all__ = ["BUNDLE_FORMAT", "BundleError", "Bundle", "build_manifest", "save_bundle", "load_bundle"]
 
 BUNDLE_FORMAT = "ditgp.bundle/1"
@@ -138,12 +140,7 @@ class Bundle:
         if t is None:
             t = self.manifest["construction"]["t"]
         self.spec.schedule.check_time(t)
-        as_numpy = not isinstance(X, torch.Tensor)
-        Xt = torch.as_tensor(np.asarray(X, dtype=np.float64)) if as_numpy else X
-        with torch.no_grad():
-            tt = torch.as_tensor(t, dtype=torch.float64)
-            out = self.module(Xt.to(self.config.torch_dtype), tt)
-        return out.double().numpy() if as_numpy else out
+        return network_score(self.module, X, t)
 
 
 def load_bundle(directory: str | Path) -> Bundle:

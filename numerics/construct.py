@@ -53,7 +53,7 @@ from ditgp.theory.errors import SpecError, require
 from ditgp.theory.spec import GPSpec
 
 from . import multiply as mult
-from .architecture import ArchConfig, Transformer, weight_matrices
+from .architecture import ArchConfig, Transformer, network_score, weight_matrices
 from .ffn import UnitGroup, linear_pair, write_ffn
 from .iterations import TruncatedSystem, run_chebyshev, run_gd, spectrum_ends
 from .layout import ChannelLayout
@@ -388,12 +388,7 @@ class Construction:
         """Network output for ``X`` ``(n, d, H)`` at ``t`` (default: the construction's ``t``)."""
         t = self.t if t is None else t
         self.spec.schedule.check_time(t)
-        as_numpy = not isinstance(X, torch.Tensor)
-        Xt = torch.as_tensor(np.asarray(X, dtype=np.float64)) if as_numpy else X
-        with torch.no_grad():
-            tt = torch.as_tensor(t, dtype=torch.float64)
-            out = self.module(Xt.to(self.config.torch_dtype), tt)
-        return out.double().numpy() if as_numpy else out
+        return network_score(self.module, X, t)
 
     def reference_iterates(self, X: np.ndarray, t: float | None = None) -> np.ndarray:
         """Iterates ``(K+1, n, d, H)`` of the reference iteration this network realises."""
