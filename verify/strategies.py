@@ -153,7 +153,8 @@ def spd_matrices(
     ``max_condition`` (a seeded random rotation of log-spaced eigenvalues whose largest
     lies in ``scale``).  Shrinks towards a multiple of the identity.
 
-    >>> m = spd_matrices(3, 10.0).example()
+    >>> from hypothesis import find
+    >>> m = find(spd_matrices(3, 10.0), lambda m: m[0, 1] != 0)
     >>> bool(np.linalg.cond(m) <= 10.0 * (1 + 1e-9))
     True
     """
@@ -288,7 +289,8 @@ def kernels(
     ``"logarithmic"``).  Parameters come from each class's ``Param`` declarations; a draw
     the kernel's certificate refuses is rejected (never returned).
 
-    >>> k = kernels(decay_class="polynomial").example()
+    >>> from hypothesis import find
+    >>> k = find(kernels(decay_class="polynomial"), lambda k: True)
     >>> k.decay_class.value
     'polynomial'
     """
@@ -378,8 +380,9 @@ def gp_specs(
     ``Schedule()``).  Every drawn spec serialises to JSON that ``ditgp derive --spec``
     accepts.
 
-    >>> spec = gp_specs(max_H=8, max_d=2).example()
-    >>> 1 <= spec.H <= 8 and 1 <= spec.d <= 2
+    >>> from hypothesis import find
+    >>> spec = find(gp_specs(max_H=8, max_d=2), lambda s: s.H > 1)
+    >>> 1 < spec.H <= 8 and 1 <= spec.d <= 2
     True
     """
     if kernels is not None and (family is not None or decay_class is not None):
