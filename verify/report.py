@@ -27,7 +27,10 @@ import numpy as np
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec
 
-__all__ = ["PLOT_KERNELS", "write_report", "atomic_write_bytes", "atomic_write_text", "plots"]
+__all__ = [
+    "PLOT_KERNELS", "write_report", "merge_reports", "atomic_write_bytes", "atomic_write_text",
+    "plots",
+]
 
 #: One representative kernel per decay class for the plots.
 PLOT_KERNELS = {
@@ -316,3 +319,36 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def merge_reports(directories: Sequence[str | Path]) -> tuple[list[dict[str, Any]], dict[str, Any],
+                                                             dict[str, Any] | None]:
+    """Read the ``report.json`` of several shards (``ditgp verify --shard i/n``) and return
+    ``(claim rows sorted by number, merged meta, weights result)`` for :func:`write_report`.
+
+    Refuses (``SpecError`` naming the folder) a missing or unreadable report, another format,
+    and a claim reported by two shards."""
+    from ditgp.theory.errors import SpecError
+
+    rows: dict[str, dict[str, Any]] = {}
+    metas: list[dict[str, Any]] = []
+    weights = None
+    for d in directories:
+        path = Path(d) / "report.json"
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise SpecError("--merge", str(d), f"a folder with a readable report.json ({exc})") from None
+        if not isinstance(doc, dict) or doc.get("format") != "ditgp.verify-report/1":
+            raise SpecError("--merge", str(d), "a report.json of format ditgp.verify-report/1")
+        for row in doc.get("claims", []):
+            if row["id"] in rows:
+                raise SpecError("--merge", str(d), f"shards with disjoint claims ({row['id']} twice)")
+            rows[row["id"]] = row
+        metas.append(doc.get("meta", {}))
+        weights = weights or doc.get("weights")
+    meta = {"merged": [str(d) for d in directories],
+            "shards": ",".join(str(m.get("shard", "?")) for m in metas),
+            "seed": ",".join(sorted({str(m.get("seed", "?")) for m in metas})),
+            "seconds": round(sum(float(m.get("seconds", 0.0)) for m in metas), 1)}
+    return sorted(rows.values(), key=lambda r: r["number"]), meta, weights

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="run only claims i, i+n, ... of the selection (0-based i)")
+    p.add_argument("--merge", nargs="+", default=None, metavar="DIR",
+                   help="merge the reports of shards (folders written by --shard runs) into "
+                        "--out instead of running claims")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.set_defaults(run=run)
 
@@ -64,6 +67,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.examples is not None and args.examples < 1:
         raise SpecError("--examples", args.examples, "an integer ≥ 1")
+    if args.merge:
+        from ditgp.verify.report import merge_reports
+
+        rows, meta, merged_weights = merge_reports(args.merge)
+        doc = write_report(args.out, rows, meta=meta, weights=merged_weights,
+                           with_plots=not args.no_plots)
+        if args.json:
+            emit_json(doc)
+        else:
+            for r in rows:
+                print(f"{r['number']:>2}  {r['id']:24s} {r['source']:8s} {r['examples']:>8d} "
+                      f"{_fmt(r['worst_margin']):>13s}  {r['status'].upper()}")
+            print(f"report: {args.out}/report.md (merged from {len(args.merge)} shards)")
+        return 0 if doc["passed"] else 1
     claims = _shard(select(args.claims), args.shard)
     results = []
     start = time.perf_counter()

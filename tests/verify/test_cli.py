@@ -96,3 +96,18 @@ def test_tampered_first_block_fails_the_attention_check(bundle, tmp_path, capsys
     assert rc != 0
     err = capsys.readouterr().err
     assert "attention" in err and "score-vs-oracle" not in err
+
+
+def test_shards_merge_into_one_report(tmp_path, capsys):
+    common = ["--claims", "1,2,3", "--examples", "3", "--no-plots"]
+    for i in range(2):
+        assert main(["verify", *common, "--shard", f"{i}/2", "--out", str(tmp_path / f"s{i}")]) == 0
+    merged = tmp_path / "merged"
+    assert main(["verify", "--merge", str(tmp_path / "s0"), str(tmp_path / "s1"),
+                 "--out", str(merged), "--no-plots"]) == 0
+    doc = json.loads((merged / "report.json").read_text())
+    assert [r["number"] for r in doc["claims"]] == [1, 2, 3] and doc["passed"]
+    # the same shard twice is refused with a one-line reason
+    assert main(["verify", "--merge", str(tmp_path / "s0"), str(tmp_path / "s0"),
+                 "--out", str(merged)]) == 2
+    assert "expected shards with disjoint claims" in capsys.readouterr().err
