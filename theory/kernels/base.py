@@ -150,6 +150,26 @@ class SymbolBound:
     note: str
 
 
+#: Largest denominator for which a parameter value is taken as an exact rational.
+EXACT_DENOMINATOR = 10**6
+
+
+def exact_value(value: float) -> sp.Expr:
+    """A parameter value for sympy: the exact rational when the float *is* one with a small
+    denominator (``2.5 -> 5/2``, ``0.1 -> 1/10``), else a sympy ``Float`` of the same double.
+
+    An arbitrary double as an exact rational has a denominator near ``2^52``; raising such a
+    number to a rational power of the same kind makes sympy compute exact roots of huge
+    integers (minutes and gigabytes), so those stay floating point.
+    """
+    from fractions import Fraction
+
+    frac = Fraction(float(value)).limit_denominator(EXACT_DENOMINATOR)
+    if float(frac) == float(value):
+        return sp.Rational(frac.numerator, frac.denominator)
+    return sp.Float(float(value))
+
+
 class Kernel(ABC):
     """A stationary temporal kernel ``γ(m)`` on the integer lattice.
 
@@ -203,8 +223,8 @@ class Kernel(ABC):
         """``γ(m; params)`` with parameter *symbols* (free symbols: ``M`` and parameters)."""
 
     def substitutions(self) -> dict[sp.Symbol, sp.Expr]:
-        """Parameter symbol -> value (as an exact rational where the float is one)."""
-        return {s: sp.nsimplify(self.params[n], rational=True) for n, s in self.symbols().items()}
+        """Parameter symbol -> value (see :func:`exact_value`)."""
+        return {s: exact_value(self.params[n]) for n, s in self.symbols().items()}
 
     def expr(self) -> sp.Expr:
         """``γ(m)`` with the parameter values substituted (free symbol: ``M`` only)."""

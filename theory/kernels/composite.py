@@ -26,6 +26,7 @@ from ditgp.theory.kernels.base import (
     Kernel,
     M,
     Param,
+    exact_value,
 )
 
 __all__ = ["SumKernel", "ProductKernel", "ScaledKernel", "composite_from_dict"]
@@ -197,7 +198,7 @@ class ScaledKernel(_Composite):
         object.__setattr__(self, "scale", float(s))
 
     def _s(self) -> sp.Expr:
-        return sp.nsimplify(self.scale, rational=True)
+        return exact_value(self.scale)
 
     def symbolic(self) -> sp.Expr:
         return self._s() * self.base.expr()
