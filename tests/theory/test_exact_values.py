@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-
 from ditgp.theory.kernels import REGISTRY, kernel
 from ditgp.theory.kernels.base import exact_value
 from ditgp.theory.spectral import eigenvalue_bounds
