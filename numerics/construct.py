@@ -190,8 +190,8 @@ def _trunc_bound(lam_min_w: float, mu: np.ndarray, tail: float, alpha2: float,
     """``τ = α² μ_max · 2T(w) / a_min(A_w)`` with ``a_min`` from ``λ_min(Γ_w)``."""
     if tail == 0.0:
         return 0.0
-    mu_for = mu[0] if lam_min_w >= 0 else mu[-1]
-    a_min = alpha2 * lam_min_w * mu_for + sigma2
+    a_min, _ = theory_it.a_t_extremes(lam_min_w, lam_min_w, mu[0], mu[-1], alpha2, sigma2)
+    a_min = float(a_min)
     return math.inf if a_min <= 0 else float(alpha2 * mu[-1] * 2 * tail / a_min)
 
 

@@ -37,18 +37,11 @@ FFT_MIN_H = 128
 
 
 def spectrum_ends(lam_min, lam_max, mu_min, mu_max, alpha2, sigma2) -> tuple[float, float]:
-    """``(a_min, a_max)`` of ``α²(Γ_w⊗Σ) + σ²I``.
-
-    Uses :func:`ditgp.theory.iterations.a_t_extremes` (PSD factors); a truncated ``Γ_w``
-    may have a slightly negative ``λ_min``, in which case the lower end is
-    ``α²λ_min μ_max + σ²`` (the exact extreme product), refused if not positive.
-    """
-    if lam_min >= 0:
-        lo, hi = theory_it.a_t_extremes(lam_min, lam_max, mu_min, mu_max, alpha2, sigma2)
-        lo, hi = float(lo), float(hi)
-    else:
-        lo = float(alpha2 * lam_min * mu_max + sigma2)
-        hi = float(alpha2 * lam_max * mu_max + sigma2)
+    """``(a_min, a_max)`` of ``α²(Γ_w⊗Σ) + σ²I`` by
+    :func:`ditgp.theory.iterations.a_t_extremes` (which also covers a truncated ``Γ_w``
+    with a slightly negative ``λ_min``); refused if ``A_w`` is not positive definite."""
+    lo, hi = (float(v) for v in
+              theory_it.a_t_extremes(lam_min, lam_max, mu_min, mu_max, alpha2, sigma2))
     if lo <= 0:
         raise SpecError("window", None, f"a window keeping A_t positive definite (a_min={lo:.3g})")
     return lo, hi

@@ -120,12 +120,16 @@ def _check_eps(eps: float) -> float:
 
 
 def a_t_extremes(lam_min, lam_max, mu_min, mu_max, alpha2, sigma2):
-    """Spectrum ends of ``A_t = α²(Γ⊗Σ) + σ²I`` from those of ``Γ`` and ``Σ`` (PSD factors).
+    """Spectrum ends of ``A_t = α²(Γ⊗Σ) + σ²I`` from those of ``Γ`` and ``Σ`` (``Σ`` SPD).
 
-    Returns ``(a_min, a_max) = (α²λ_min μ_min + σ², α²λ_max μ_max + σ²)``.
+    The eigenvalues of ``Γ⊗Σ`` are the products ``λ_i μ_j``; with ``μ > 0`` the extreme
+    products are ``λ_min μ_min`` (or ``λ_min μ_max`` when ``λ_min < 0``, e.g. a truncated
+    ``Γ_w`` that lost definiteness) and ``λ_max μ_max``.  Returns ``(a_min, a_max)``; a
+    non-positive ``a_min`` says ``A_t`` is not positive definite.
     """
-    lam_min = np.maximum(np.asarray(lam_min, dtype=np.float64), 0.0)
-    a_min = np.asarray(alpha2) * lam_min * np.asarray(mu_min) + np.asarray(sigma2)
+    lam_min = np.asarray(lam_min, dtype=np.float64)
+    mu_low = np.where(lam_min >= 0, np.asarray(mu_min), np.asarray(mu_max))
+    a_min = np.asarray(alpha2) * lam_min * mu_low + np.asarray(sigma2)
     a_max = np.asarray(alpha2) * np.asarray(lam_max) * np.asarray(mu_max) + np.asarray(sigma2)
     return a_min, a_max
 

@@ -112,3 +112,13 @@ def test_degenerate_spectrum_and_bad_input():
         it.gd_rate(1.0, 0.5)
     with pytest.raises(SpecError, match="eps=1.5: expected a relative error in"):
         it.gd_steps(1.0, 2.0, 1.5)
+
+
+def test_a_t_extremes_are_the_exact_extreme_products():
+    """Including an indefinite Γ (a truncated Γ_w): the ends equal those of α²Γ⊗Σ + σ²I."""
+    for lam in (np.array([0.3, 1.0, 2.5]), np.array([-0.05, 0.7, 3.0])):
+        mu = np.array([0.5, 2.0])
+        a2, s2 = 0.8, 0.2
+        ev = np.sort(a2 * np.kron(lam, mu) + s2)
+        lo, hi = it.a_t_extremes(lam[0], lam[-1], mu[0], mu[-1], a2, s2)
+        assert float(lo) == pytest.approx(ev[0]) and float(hi) == pytest.approx(ev[-1])
