@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from ditgp.theory.errors import SpecError
+from ditgp.theory.iterations import a_t_extremes
 from ditgp.theory.process import bayes_floor as _theory_bayes_floor
 from ditgp.theory.spec import GPSpec
 
@@ -119,9 +120,12 @@ class Oracle:
         return a2[..., None, None] * np.multiply.outer(self.mu, self.lam) + s2[..., None, None]
 
     def a_extremes(self, t) -> tuple[float, float]:
-        """``(a_min, a_max)`` of ``A_t`` at a scalar ``t`` (exact finite-``H`` spectrum)."""
-        ev = self.eigenvalues(float(t))
-        return float(ev.min()), float(ev.max())
+        """``(a_min, a_max)`` of ``A_t`` at a scalar ``t`` (exact finite-``H`` spectrum, by
+        :func:`ditgp.theory.iterations.a_t_extremes` on the cached eigenvalues)."""
+        a2, s2 = self._coeffs(float(t))
+        lo, hi = a_t_extremes(self.lam[0], self.lam[-1], self.mu[0], self.mu[-1],
+                              float(np.squeeze(a2)), float(np.squeeze(s2)))
+        return float(lo), float(hi)
 
     def kappa(self, t) -> float:
         """``κ_t`` of ``A_t`` for the finite system."""

@@ -179,7 +179,11 @@ class ClaimResult:
 
 # -- shared helpers ---------------------------------------------
 def _spectra(spec: GPSpec) -> tuple[np.ndarray, np.ndarray]:
-    return np.linalg.eigvalsh(spec.Gamma), np.linalg.eigvalsh(spec.Sigma)
+    """Eigenvalues of ``Γ`` and ``Σ``, from the oracle's per-spec cache (computed once)."""
+    from ditgp.numerics.oracle import Oracle
+
+    o = Oracle.for_spec(spec)
+    return o.lam, o.mu
 
 
 def _a_ends(spec: GPSpec, t: float) -> tuple[float, float]:

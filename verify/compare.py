@@ -197,16 +197,14 @@ def denoising_loss(f: ScoreFunction, spec: GPSpec, t: float, n: int = 256,
                    seed: int = 0) -> DenoisingLoss:
     """``E‖ε_θ(X_t, t) - Z‖²`` with ``ε_θ = -σ_t f`` on ``n`` fresh draws, with its standard
     error, the exact Bayes floor ``Σ α²λμ/(α²λμ + σ²)`` and (property) the excess."""
-    from ditgp.theory.process import bayes_floor
+    from ditgp.numerics.oracle import Oracle
 
     X0 = gp_draws(spec, n, seed)
     Xt, Z = noised(spec, X0, t, seed + 1)
     s = math.sqrt(float(spec.schedule.sigma2(t)))
     eps_hat = -s * f(Xt, t)
     per = np.sum((eps_hat - Z) ** 2, axis=(1, 2))  # (n,)
-    lam = np.linalg.eigvalsh(spec.Gamma)
-    mu = np.linalg.eigvalsh(spec.Sigma)
-    floor = bayes_floor(lam, mu, float(spec.schedule.alpha2(t)), float(spec.schedule.sigma2(t)))
+    floor = Oracle.for_spec(spec).bayes_floor(t)  # cached eigenvalues, theory's formula
     se = float(per.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
     return DenoisingLoss(float(t), float(per.mean()), se, float(floor), int(n))
 
