@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SpecError", "NotPositiveDefiniteError", "require", "describe"]
+__all__ = ["SpecError", "NotPositiveDefiniteError", "ResourceError", "require", "describe"]
 
 
 def describe(value: Any) -> str:
@@ -36,6 +36,14 @@ class SpecError(ValueError):
 
 class NotPositiveDefiniteError(SpecError):
     """A covariance (kernel matrix, spatial covariance) that is not positive definite."""
+
+
+class ResourceError(SpecError):
+    """A request whose estimated cost (memory, layers, heads, time) exceeds a stated budget.
+
+    Raised *before* the work starts. ``expected`` says what fits (and, where there is one, the
+    cheaper alternative or the ``force`` switch that lifts the budget).
+    """
 
 
 def require(condition: bool, field: str, value: Any, expected: str) -> None:
