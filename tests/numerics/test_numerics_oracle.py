@@ -90,6 +90,25 @@ def test_sampling_covariance(small_spec, make_spec):
     assert np.max(np.abs(emp - np.kron(spec.Gamma, spec.Sigma))) < 0.05
 
 
+#: Monte-Carlo z-score of the sampling-covariance checks: with 78 distinct entries a
+#: Gaussian-approximation false alarm at 6σ has probability < 1e-7 (seeds are fixed anyway).
+SAMPLE_Z = 6.0
+
+
+@pytest.mark.parametrize("t", [0.05, 0.7, 3.0])
+def test_sampling_covariance_at_diffusion_time(make_spec, t):
+    """``sample(t=…)`` draws ``N(0, A_t)``: every entry of the empirical covariance within
+    ``SAMPLE_Z`` standard errors ``√((A_ii A_jj + A_ij²)/n)`` of the dense ``A_t``.  Sampling
+    with ``α²λμ+σ²`` instead of its square root is off by up to 0.79 (≫ 6σ ≈ 0.04)."""
+    spec = make_spec(H=6, d=2)
+    n = 40000
+    X = Oracle.for_spec(spec).sample(n, seed=11, t=t)
+    A = dense_covariance(spec, t)
+    se = np.sqrt((np.outer(np.diag(A), np.diag(A)) + A * A) / n)
+    z = np.abs(np.cov(vec(X).T) - A) / se
+    assert np.max(z) < SAMPLE_Z, np.max(z)
+
+
 def test_sampling_without_cholesky_on_singular_gamma(monkeypatch, small_spec):
     """Exact sampling uses eigen square roots: a PSD-but-singular Γ still samples."""
     o = Oracle(small_spec)
