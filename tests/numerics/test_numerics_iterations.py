@@ -47,3 +47,38 @@ def test_truncated_system_limit(small_spec):
     its = chebyshev_iterates(spec, X, t, 80, window=w)
     assert np.max(np.abs(its[-1] - target)) < 1e-10 * np.max(np.abs(target))
     assert np.all(system.g[w + 1:] == 0) and system.g[w] != 0
+
+
+# -- the all-t interval: Σ with every eigenvalue below 1, above 1, and straddling 1 ----------
+def _explicit_spec(kernel_name, params, sigma_diag, H=8, t0=0.05, T=5.0):
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec, Schedule, Spatial
+
+    matrix = tuple(tuple(float(v) for v in row) for row in np.diag(sigma_diag))
+    return GPSpec(kernel(kernel_name, **params), H=H, d=len(sigma_diag),
+                  spatial=Spatial("explicit", matrix=matrix), schedule=Schedule(t0, T))
+
+
+#: ``a(t) = 1 + α_t²(λμ - 1)``: an end of the spectrum sits at ``T`` (not ``t0``) when every
+#: product ``λμ`` is on the same side of 1.  Σ = 0.3·I (all ``λμ < 1``: a_max at T), Σ with
+#: ``μ_min·λ_min(Γ) > 1`` (λ_min ≈ 0.46 for laplace ℓ=1: a_min at T), and Σ straddling 1
+#: (every test spec before issue 10: both ends at t0, so a t0-only interval looked right).
+SIGMAS = {"below-1": (0.3, 0.3), "above-1": (3.0, 5.0), "straddling": (0.4, 2.0)}
+
+
+@pytest.mark.parametrize("sigma", list(SIGMAS))
+@pytest.mark.parametrize("window", [None, 2])
+def test_all_t_interval_is_the_hull_over_t(sigma, window):
+    """``extremes_all_t`` equals the hull of the dense spectra of ``A_w(t)`` over a fine
+    grid of ``t ∈ [t0, T]`` (affine in α²: exact at the ends, so equality to 1e-12)."""
+    spec = _explicit_spec("laplace", {"ell": 1.0}, SIGMAS[sigma])
+    system = TruncatedSystem.of(spec, window)
+    Gw = dense_toeplitz(system.g)
+    lo, hi = np.inf, -np.inf
+    for t in np.linspace(spec.schedule.t0, spec.schedule.T, 41):
+        a2, s2 = system.coeffs(float(t))
+        ev = np.linalg.eigvalsh(a2 * np.kron(Gw, spec.Sigma) + s2 * np.eye(spec.d * spec.H))
+        lo, hi = min(lo, ev[0]), max(hi, ev[-1])
+    got_lo, got_hi = system.extremes_all_t()
+    assert got_lo <= lo * (1 + 1e-12) and got_hi >= hi * (1 - 1e-12)
+    assert got_lo == pytest.approx(lo, rel=1e-12) and got_hi == pytest.approx(hi, rel=1e-12)

@@ -237,6 +237,23 @@ def test_stretched_certified_beyond_two():
     assert lam >= sm.lower
 
 
+#: ν = 3: the symbol's minimum f(π) crosses 0 between ℓ = 1.1345 (certified ≥ 3.6e-6) and
+#: ℓ = 1.1346 (certified ≤ -1.7e-4); at this ℓ (found by bisection) the certified enclosure
+#: of min f is about [-1.2e-9, 3.6e-9]: neither sign can be certified.
+INCONCLUSIVE_ELL = 1.1345021392822265
+
+
+def test_stretched_inconclusive_certificate_is_refused():
+    """An enclosure straddling 0 is refused (the certificate must test the *lower* end: a
+    certificate testing the upper end accepts this kernel)."""
+    with pytest.raises(NotPositiveDefiniteError, match=r"could not be certified positive"):
+        kernel("stretched-exponential", ell=INCONCLUSIVE_ELL, nu=3.0)
+    accepted = kernel("stretched-exponential", ell=1.1345, nu=3.0)
+    assert accepted.numeric_symbol_min.lower > 0
+    with pytest.raises(NotPositiveDefiniteError, match=r"f\(ω\) ≤ -\d"):
+        kernel("stretched-exponential", ell=1.1346, nu=3.0)
+
+
 # -- composites -------------------------------------------------------------------------------
 def test_composite_algebra():
     a, b, c = kernel("laplace"), kernel("power-law"), kernel("logarithmic")
