@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .architecture import network_score
+from .realise import check_frames
 
 __all__ = ["BUNDLE_FORMAT", "BundleError", "Bundle", "build_manifest", "save_bundle", "load_bundle"]
 
@@ -140,7 +141,27 @@ class Bundle:
         if t is None:
             t = self.manifest["construction"]["t"]
         self.spec.schedule.check_time(t)
+        check_frames(self.config, X)
         return network_score(self.module, X, t)
+
+
+def _check_table(mpath: Path, table: Any, tensors: dict[str, torch.Tensor]) -> None:
+    """The manifest's tensor table must describe the weights file exactly: the same names
+    (no extra, none missing), and each entry's ``shape`` and ``dtype`` those of the file."""
+    if not isinstance(table, dict):
+        raise BundleError(f"{mpath}: corrupt manifest (weights.tensors is not a mapping)")
+    missing = sorted(set(tensors) - set(table))[:3]
+    extra = sorted(set(table) - set(tensors))[:3]
+    if missing or extra:
+        raise BundleError(f"{mpath}: tensor table does not match the weights file "
+                          f"(missing {missing}, unexpected {extra})")
+    for name, got in tensors.items():
+        entry = table[name]
+        dtype = str(got.dtype).removeprefix("torch.")
+        if (not isinstance(entry, dict) or entry.get("shape") != list(got.shape)
+                or entry.get("dtype") != dtype):
+            raise BundleError(f"{mpath}: tensor table entry {name!r} is {entry!r}, the weights "
+                              f"file holds shape {list(got.shape)} dtype {dtype}")
 
 
 def load_bundle(directory: str | Path) -> Bundle:
@@ -188,14 +209,15 @@ def load_bundle(directory: str | Path) -> Bundle:
         raise BundleError(f"{wpath}: corrupt weights file ({exc})") from None
     module = Transformer(config)
     want = module.state_dict()
-    if set(tensors) != set(want) or set(table) != set(want):
+    if set(tensors) != set(want):
         missing = sorted(set(want) - set(tensors))[:3]
         extra = sorted(set(tensors) - set(want))[:3]
         raise BundleError(f"{wpath}: tensor names do not match the architecture "
                           f"(missing {missing}, unexpected {extra})")
+    _check_table(mpath, table, tensors)
     for name, ref in want.items():
         got = tensors[name]
-        if tuple(got.shape) != tuple(ref.shape) or list(got.shape) != table[name]["shape"]:
+        if tuple(got.shape) != tuple(ref.shape):
             raise BundleError(f"{wpath}: tensor {name!r} has shape {tuple(got.shape)}, "
                               f"architecture expects {tuple(ref.shape)}")
         if got.dtype != ref.dtype:

@@ -58,7 +58,7 @@ from .ffn import UnitGroup, linear_pair, write_ffn
 from .iterations import TruncatedSystem, run_chebyshev, run_gd, spectrum_ends
 from .layout import ChannelLayout
 from .oracle import Oracle
-from .realise import Head, compact_heads, paper_heads, softmax_heads
+from .realise import Head, check_frames, compact_heads, paper_heads, softmax_heads
 
 __all__ = [
     "ATTENTIONS",
@@ -388,6 +388,7 @@ class Construction:
         """Network output for ``X`` ``(n, d, H)`` at ``t`` (default: the construction's ``t``)."""
         t = self.t if t is None else t
         self.spec.schedule.check_time(t)
+        check_frames(self.config, X)
         return network_score(self.module, X, t)
 
     def reference_iterates(self, X: np.ndarray, t: float | None = None) -> np.ndarray:

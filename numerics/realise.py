@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Head", "gap_scores", "paper_heads", "compact_heads", "softmax_heads", "REALISATIONS"]
+__all__ = ["Head", "gap_scores", "paper_heads", "compact_heads", "softmax_heads", "check_frames",
+           "REALISATIONS"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,25 @@ def softmax_heads(gamma: np.ndarray, w: int, H: int) -> list[Head]:
         N = float(rho.max()) + 1.0
         heads.append(Head(sign * N, 0.0, bias, mask, np.log(N - rho)))
     return heads
+
+
+def check_frames(config, X) -> None:
+    """Refuse inputs a constructed network cannot serve: more than ``H`` frames for any
+    network, and ``H' ≠ H`` frames for a softmax construction (its sink bias ``β_h`` makes
+    the row normaliser exactly ``N`` only for rows of length ``H``; on ``H' < H`` frames the
+    rows near the end lose keys and the output is wrong by up to ~10%).  ReLU realisations
+    serve every ``H' ≤ H``: they depend on gaps only, and ``Γ_{H'}`` is a principal
+    submatrix of ``Γ_H`` (Cauchy interlacing keeps the spectral interval and the tail)."""
+    from ditgp.theory.errors import SpecError
+
+    frames = int(np.shape(X)[-1]) if np.ndim(X) >= 1 else 0
+    if frames > config.H:
+        raise SpecError("X", tuple(np.shape(X)), f"at most H={config.H} frames (last axis)")
+    if config.sink and frames != config.H:
+        raise SpecError("X", tuple(np.shape(X)),
+                        f"exactly H={config.H} frames: a softmax construction's sink bias is "
+                        "computed for rows of length H (use a relu realisation, paper or "
+                        "compact, for shorter sequences)")
 
 
 REALISATIONS = ("paper", "compact", "softmax")

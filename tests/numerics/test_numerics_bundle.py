@@ -47,8 +47,17 @@ def test_round_trip_exact(con, bundle):
 
 
 def test_overwrite_existing_bundle(con, bundle):
-    con.save(bundle)
-    load_bundle(bundle)
+    """Saving over a bundle replaces it (new content, nothing else left behind)."""
+    other = construct(con.spec, t=0.3, eps=1e-3, attention="compact", algorithm="gd",
+                      measure=False)
+    (bundle / "stale.txt").write_text("written by hand into the old bundle")
+    assert con.save(bundle) == bundle.resolve()
+    other.save(bundle)
+    b = load_bundle(bundle)
+    assert b.config == other.config and b.config != con.config
+    assert b.manifest["construction"]["attention"] == "compact"
+    assert sorted(p.name for p in bundle.iterdir()) == [MANIFEST, WEIGHTS]
+    assert not any(p.name.startswith(".") for p in bundle.parent.iterdir())
 
 
 def test_refuses_to_overwrite_foreign_folder(con, tmp_path):
@@ -81,6 +90,20 @@ DAMAGE = {
     "names-mismatch": (lambda b: _edit_manifest(
         b, lambda m: m["architecture"].update(layers=m["architecture"]["layers"] + 1)),
         "tensor names do not match"),
+    "table-extra-entry": (lambda b: _edit_manifest(
+        b, lambda m: m["weights"]["tensors"].update(extra={"shape": [1], "dtype": "float64"})),
+        r"tensor table does not match the weights file \(missing \[\], unexpected \['extra'\]"),
+    "table-missing-entry": (lambda b: _edit_manifest(
+        b, lambda m: m["weights"]["tensors"].pop("decoder.W")),
+        r"tensor table does not match the weights file \(missing \['decoder.W'\]"),
+    "table-wrong-dtype": (lambda b: _edit_manifest(
+        b, lambda m: m["weights"]["tensors"]["decoder.W"].update(dtype="float32")),
+        "tensor table entry 'decoder.W'"),
+    "table-wrong-shape": (lambda b: _edit_manifest(
+        b, lambda m: m["weights"]["tensors"]["decoder.W"].update(shape=[2, 99])),
+        "tensor table entry 'decoder.W'"),
+    "table-not-a-mapping": (lambda b: _edit_manifest(
+        b, lambda m: m["weights"].update(tensors=[])), "weights.tensors is not a mapping"),
     "bad-architecture": (lambda b: _edit_manifest(
         b, lambda m: m["architecture"].update(attention="x")),
                          "corrupt manifest"),
@@ -139,3 +162,50 @@ def test_documented_forward_pass_matches(choice, tmp_path):
     X = Oracle.for_spec(spec).sample(2, seed=1, t=0.3)
     ours = namespace["forward"](str(path), X, 0.3)
     assert np.max(np.abs(ours - con.score(X, 0.3))) <= 1e-12 * np.max(np.abs(con.score(X, 0.3)))
+
+
+@pytest.mark.parametrize("choice", [dict(attention="paper", algorithm="gd"),
+                                    dict(attention="compact", algorithm="chebyshev"),
+                                    dict(attention="compact", time_conditioning="gated")],
+                         ids=["paper-gd", "compact-cheb", "compact-gated"])
+def test_relu_bundles_serve_shorter_sequences(choice, tmp_path):
+    """docs/weights-format.md: a relu bundle serves every H' ≤ H within ``error_bound`` of the
+    H'-frame spec's score."""
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec, Schedule, Spatial
+
+    def spec_of(H):
+        return GPSpec(kernel("damped-cosine", ell=4.0, omega=0.9), H=H, d=2,
+                      spatial=Spatial("ar", rho=0.3), schedule=Schedule(0.05, 5.0))
+
+    con = construct(spec_of(12), t=0.3, eps=1e-6, **choice)
+    b = load_bundle(con.save(tmp_path / "b"))
+    for Hp in (1, 2, 7, 11, 12):
+        o = Oracle.for_spec(spec_of(Hp))
+        X = o.sample(3, seed=Hp, t=0.3)
+        s = o.score(X, 0.3)
+        rel = np.linalg.norm(b.score(X, 0.3) - s, axis=(1, 2)) / np.linalg.norm(s, axis=(1, 2))
+        assert np.all(rel <= b.manifest["error_bound"]), (Hp, rel)
+
+
+def test_softmax_bundles_refuse_other_lengths(con, bundle):
+    """A softmax bundle on H' = H − 5 frames would be wrong by far more than its bound (the
+    sink bias is computed for rows of length H): it is refused, and H' = H still works."""
+    from ditgp.numerics.architecture import network_score
+    from ditgp.theory.errors import SpecError
+    from ditgp.theory.spec import GPSpec
+
+    b = load_bundle(bundle)
+    Hp = con.spec.H - 5
+    short = GPSpec(con.spec.kernel, H=Hp, d=con.spec.d, spatial=con.spec.spatial,
+                   schedule=con.spec.schedule)
+    X = Oracle.for_spec(short).sample(4, seed=3, t=0.3)
+    s = Oracle.for_spec(short).score(X, 0.3)
+    raw = network_score(b.module, X, 0.3)  # the unchecked forward pass
+    wrong = np.linalg.norm(raw - s, axis=(1, 2)) / np.linalg.norm(s, axis=(1, 2))
+    assert wrong.max() > 1e3 * b.manifest["error_bound"]
+    for scorer in (b.score, con.score):
+        with pytest.raises(SpecError, match=r"exactly H=8 frames"):
+            scorer(X, 0.3)
+    full = Oracle.for_spec(con.spec).sample(2, seed=4, t=0.3)
+    assert np.all(np.isfinite(b.score(full, 0.3)))
