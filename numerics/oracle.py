@@ -163,8 +163,24 @@ class Oracle:
         return self._torch[key]
 
     def _check_X(self, X) -> None:
+        """``X`` must be a real, finite numpy array or torch tensor of shape ``(n, d, H)``."""
+        torch_in = _is_torch(X)
+        if not (isinstance(X, np.ndarray) or torch_in):
+            raise SpecError("X", type(X).__name__,
+                            f"a numpy array or torch tensor of shape (n, {self.d}, {self.H})")
         if X.ndim != 3 or tuple(X.shape[1:]) != (self.d, self.H):
             raise SpecError("X", tuple(X.shape), f"shape (n, d, H) = (n, {self.d}, {self.H})")
+        if torch_in:
+            real = X.is_floating_point()
+            finite = bool(X.isfinite().all()) if real else True
+        else:
+            real = X.dtype.kind in "fiu"
+            finite = bool(np.all(np.isfinite(X))) if real else True
+        if not real:
+            raise SpecError("X", str(X.dtype), "a real (float) array; complex or other dtypes "
+                            "are not scores' inputs")
+        if not finite:
+            raise SpecError("X", "non-finite entries", "finite values (no NaN or inf)")
 
     def score(self, X, t):
         """Exact score ``s(X, t) = -A_t⁻¹ vec X`` in matrix form, shape ``(n, d, H)``.
@@ -176,6 +192,7 @@ class Oracle:
         n = X.shape[0]
         if _is_torch(t):
             t = t.detach().cpu().numpy()
+        self.spec.schedule.check_time(t)
         t_arr = np.broadcast_to(np.asarray(t, dtype=np.float64), (n,)) if np.ndim(t) else t
         den = self.eigenvalues(t_arr)  # (n, d, H) or (d, H)
         if _is_torch(X):
@@ -232,6 +249,8 @@ def exact_score(spec: GPSpec, X, t):
     >>> exact_score(spec, X, 0.5).shape
     (1, 2, 4)
     """
+    if not isinstance(spec, GPSpec):
+        raise SpecError("spec", spec, "a GPSpec")
     return Oracle.for_spec(spec).score(X, t)
 
 

@@ -63,7 +63,13 @@ class Schedule:
 
     def check_time(self, t: Any, name: str = "t") -> np.ndarray:
         """Validate diffusion time(s): each must lie in ``[t0, T]``; returns a float64 array."""
-        arr = np.asarray(t, dtype=np.float64)
+        try:
+            raw = np.asarray(t)
+        except (TypeError, ValueError):
+            raw = np.asarray(None)
+        if raw.dtype.kind not in "fiu":
+            raise SpecError(name, t, f"a real time in [t0, T] = [{self.t0:g}, {self.T:g}]")
+        arr = raw.astype(np.float64)
         bad = ~np.isfinite(arr) | (arr < self.t0) | (arr > self.T)
         if np.any(bad):
             value = float(arr[bad].flat[0]) if arr.ndim else float(arr)

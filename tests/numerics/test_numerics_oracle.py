@@ -153,3 +153,32 @@ def test_singular_squared_exponential():
     assert np.max(np.abs(emp - spec.Sigma)) < 0.1
     Xt = o.sample(3, seed=8, t=0.05)
     assert rel(o.score(Xt, 0.05), dense_score(spec, Xt, 0.05)) < TOL
+
+
+@pytest.mark.parametrize("make_X, field, message", [
+    (lambda X: X.tolist(), "X", "a numpy array or torch tensor"),
+    (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X), "X",
+     "finite values"),
+    (lambda X: np.full_like(X, np.inf), "X", "finite values"),
+    (lambda X: X + 1j, "X", "a real"),
+    (lambda X: torch.full(X.shape, float("nan"), dtype=torch.float64), "X", "finite values"),
+    (lambda X: torch.zeros(X.shape, dtype=torch.complex128), "X", "a real"),
+])
+def test_exact_score_refuses_bad_X(small_spec, make_X, field, message):
+    """A clear SpecError naming ``X`` (never an AttributeError, a numpy warning, or NaN out)."""
+    X = Oracle.for_spec(small_spec).sample(2, seed=0, t=0.3)
+    with pytest.raises(SpecError, match=rf"^{field}=.*expected {message}"):
+        exact_score(small_spec, make_X(X), 0.3)
+
+
+@pytest.mark.parametrize("t", [float("nan"), 0.3 + 1j, "0.3", [0.3, None], 1e9])
+def test_exact_score_refuses_bad_t(small_spec, t):
+    X = Oracle.for_spec(small_spec).sample(2, seed=0, t=0.3)
+    with pytest.raises(SpecError, match=r"^t=.*expected (a real time|a time) in \[t0, T\]"):
+        exact_score(small_spec, X, t)
+
+
+@pytest.mark.parametrize("spec", [None, "laplace", {"kernel": "laplace"}])
+def test_exact_score_refuses_a_non_spec(spec):
+    with pytest.raises(SpecError, match=r"^spec=.*expected a GPSpec$"):
+        exact_score(spec, np.zeros((1, 2, 10)), 0.3)
