@@ -59,6 +59,7 @@ from .iterations import TruncatedSystem, run_chebyshev, run_gd, spectrum_ends
 from .layout import ChannelLayout
 from .oracle import Oracle
 from .realise import Head, check_frames, compact_heads, paper_heads, softmax_heads
+from .tolerances import ROUNDING, eps_floor
 
 __all__ = [
     "ATTENTIONS",
@@ -512,6 +513,7 @@ def construct(spec: GPSpec, t: float | None = None, eps: float = 1e-6, attention
     t = spec.schedule.t0 if t is None else float(spec.schedule.check_time(t))
     choices = Choices(attention=attention, algorithm=algorithm, time_conditioning=time_conditioning,
                       eps=float(eps), t=t, window=window, **options)
+    _check_eps_floor(spec, choices, t)
     w, tail = spec_to_window(spec, choices, t)
     multiplying = choices.time_conditioning == "multiply"
     plan, system = window_to_plan(spec, choices, t, w, tail)
@@ -532,6 +534,22 @@ def construct(spec: GPSpec, t: float | None = None, eps: float = 1e-6, attention
     if measure:
         con.measured = measure_error(con, t)
     return con
+
+
+def _check_eps_floor(spec: GPSpec, choices: Choices, t: float) -> None:
+    """Refuse an ``eps`` below what float64 rounding allows: ``16·κ_t·u`` with ``κ_t`` of the
+    exact ``A_t`` (over ``[t0, T]`` for all-t plans) — a bound below it cannot be met."""
+    oracle = Oracle.for_spec(spec)
+    times = (spec.schedule.t0, spec.schedule.T) if choices.all_t else (t,)
+    ends = [oracle.a_extremes(tt) for tt in times]
+    lo, hi = min(e[0] for e in ends), max(e[1] for e in ends)
+    kappa = hi / lo if lo > 0 else math.inf
+    floor = eps_floor(kappa)
+    if not choices.eps >= floor:
+        raise SpecError("eps", choices.eps,
+                        f"a relative error ≥ {floor:.3g}, the float64 floor 16·κ_t·u "
+                        f"(κ_t = {kappa:.4g}, u = float64 machine epsilon "
+                        f"{ROUNDING['float64']:.3g})")
 
 
 def _build(spec, choices, t, plan, heads, minfo) -> Construction:

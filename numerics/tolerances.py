@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ROUNDING", "LAYER_MATCH", "ORACLE_MATCH", "eig_floor"]
+__all__ = ["ROUNDING", "LAYER_MATCH", "ORACLE_MATCH", "EPS_FLOOR_SAFETY", "eig_floor", "eps_floor"]
 
 #: Relative rounding budget of one exact-in-reals pipeline (oracle vs dense solve, FFT vs dense).
 ORACLE_MATCH = {"float64": 1e-10, "float32": 1e-4}
@@ -25,3 +25,15 @@ def eig_floor(values: np.ndarray) -> float:
     """Eigenvalues of a PSD matrix below this are rounding noise (``H·eps·max|λ|``)."""
     values = np.asarray(values, dtype=np.float64)
     return float(values.size * ROUNDING["float64"] * max(float(np.max(np.abs(values))), 1.0))
+
+
+#: Safety factor of the float64 accuracy floor: a backward-stable solve of ``A_t v = x`` has
+#: relative forward error up to ``κ_t·u`` (u the unit roundoff) times a modest constant, and
+#: every block of an unrolled iteration re-rounds its residual; 16 covers that constant
+#: (the same allowance verify's ``ROUNDING_SAFETY`` uses).
+EPS_FLOOR_SAFETY = 16.0
+
+
+def eps_floor(kappa: float) -> float:
+    """Smallest relative error a float64 construction may promise: ``16·κ_t·u``."""
+    return float(EPS_FLOOR_SAFETY * kappa * ROUNDING["float64"])

@@ -273,3 +273,20 @@ def test_truncation_bound_covers_the_exact_operator_norm(name, params, H, window
         assert max(exact(float(t)) for t in grid) <= plan.truncation_bound * (1 + 1e-12), w
     if name == "squared-exponential":
         assert worst_ratio > 0.75  # τ is nearly tight here (0.85): halving it must fail
+
+
+def test_eps_below_the_float64_floor_is_refused(make_spec):
+    """``construct(eps=1e-300)`` cannot be met in float64: refused, naming eps and the floor
+    ``16·κ_t·u`` (κ_t from the dense spectrum of A_t here); just above the floor it builds."""
+    from ditgp.numerics.oracle import dense_covariance
+    from ditgp.numerics.tolerances import EPS_FLOOR_SAFETY
+
+    spec = make_spec(H=10, d=2, ell=3.0)
+    ev = np.linalg.eigvalsh(dense_covariance(spec, T))
+    floor = float(EPS_FLOOR_SAFETY * (ev[-1] / ev[0]) * np.finfo(np.float64).eps)
+    for eps in (1e-300, 0.5 * floor):
+        with pytest.raises(SpecError, match=rf"^eps={eps!r}: expected a relative error ≥ "
+                                            rf"{floor:.3g}, the float64 floor 16·κ_t·u"):
+            construct(spec, t=T, eps=eps, measure=False)
+    con = construct(spec, t=T, eps=2 * floor, measure=False)
+    assert con.error_bound <= 2 * floor
