@@ -19,6 +19,9 @@ from ditgp.theory.kernels.base import (
     W,
 )
 
+#: Largest supported shape α (see the parameter declaration).
+MAX_ALPHA = 100.0
+
 
 @dataclass(frozen=True)
 class RationalQuadratic(Kernel):
@@ -38,8 +41,11 @@ class RationalQuadratic(Kernel):
     name: ClassVar[str] = "rational-quadratic"
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("ell", "length-scale in frames", low=0.0, default=4.0),
+        # Supported range α ≤ 100 (0.2 s); the theta-series bound's mpmath sums slow down and
+        # stop converging beyond (α = 200: 2 s, α = 300: > 30 s, α = 1e9: NoConvergence).
+        # Use the squared exponential, the α → ∞ limit, instead.
         Param("alpha", "shape (Gamma mixture index); large α → squared exponential",
-              low=0.0, default=1.0),
+              low=0.0, high=MAX_ALPHA, high_open=False, default=1.0),
     )
 
     ell: float = 4.0

@@ -25,6 +25,9 @@ TAIL_EXPONENT = 80.0
 #: At most this many terms of the symbol's cosine series in the numerical certificate.
 MAX_TERMS = 2000
 
+#: Supported range of the stretching exponent (see the parameter declaration).
+MIN_NU, MAX_NU = 0.1, 100.0
+
 
 @dataclass(frozen=True)
 class StretchedExponential(Kernel):
@@ -50,7 +53,11 @@ class StretchedExponential(Kernel):
     name: ClassVar[str] = "stretched-exponential"
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("ell", "length-scale in frames", low=0.0, default=4.0),
-        Param("nu", "stretching exponent", low=0.0, default=1.5),
+        # Supported range [0.1, 100]: below 0.1 the tail integral underflows (ν = 0.05 crashed),
+        # above 100 the kernel is a step (γ(m) = 0 beyond m = ℓ) and the certificate's
+        # high-precision work hangs (ν = 1000: > 30 s, ν = 1e9: > 600 s).
+        Param("nu", "stretching exponent", low=MIN_NU, high=MAX_NU, low_open=False,
+              high_open=False, default=1.5),
     )
 
     ell: float = 4.0
