@@ -7,7 +7,7 @@ Public API (re-exported explicitly):
 * the architecture family :class:`ArchConfig`, :class:`Transformer`, :class:`ChannelLayout`,
   :func:`preset`, ``PRESETS``
 * :func:`construct` → :class:`Construction`; weight bundles :func:`load_bundle`,
-  :class:`Bundle`, :class:`BundleError`
+  :class:`Bundle`, :class:`BundleError`, :func:`validate_bundle` → :class:`BundleCheck`
 
 Importing this package imports torch.
 """
@@ -15,7 +15,7 @@ Importing this package imports torch.
 from __future__ import annotations
 
 from .architecture import PRESETS, ArchConfig, ForwardTrace, Transformer, preset
-from .bundle import Bundle, BundleError, load_bundle
+from .bundle import Bundle, BundleCheck, BundleError, load_bundle, validate_bundle
 from .construct import Choices, Construction, IterationPlan, construct
 from .iterations import chebyshev_iterates, gd_iterates
 from .layout import ChannelLayout
@@ -25,6 +25,7 @@ from .toeplitz import toeplitz_matmul
 __all__ = [
     "ArchConfig",
     "Bundle",
+    "BundleCheck",
     "BundleError",
     "ChannelLayout",
     "Choices",
@@ -42,4 +43,5 @@ __all__ = [
     "load_bundle",
     "preset",
     "toeplitz_matmul",
+    "validate_bundle",
 ]

@@ -209,3 +209,99 @@ def test_softmax_bundles_refuse_other_lengths(con, bundle):
             scorer(X, 0.3)
     full = Oracle.for_spec(con.spec).sample(2, seed=4, t=0.3)
     assert np.all(np.isfinite(b.score(full, 0.3)))
+
+
+# -- validate_bundle: checks that must fail when the bundle is wrong ------------------------
+def _rewrite_weights(bundle: Path, fn) -> None:
+    """Apply ``fn`` to the tensors dict and rewrite the file with a *recomputed* hash and
+    tensor table (so only the semantic checks can notice)."""
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(bundle / WEIGHTS))
+    fn(tensors)
+    save_file(tensors, str(bundle / WEIGHTS))
+    digest = hashlib.sha256((bundle / WEIGHTS).read_bytes()).hexdigest()
+
+    def fix(m):
+        m["weights"]["sha256"] = digest
+        m["weights"]["tensors"] = {k: {"shape": list(v.shape),
+                                       "dtype": str(v.dtype).removeprefix("torch.")}
+                                   for k, v in tensors.items()}
+    _edit_manifest(bundle, fix)
+
+
+def _failed(bundle) -> set[str]:
+    from ditgp.numerics import validate_bundle
+
+    return {i.name for i in validate_bundle(bundle).failures}
+
+
+@pytest.mark.parametrize("choice", [dict(attention="softmax", algorithm="chebyshev"),
+                                    dict(attention="compact", time_conditioning="gated"),
+                                    dict(attention="compact", time_conditioning="multiply")],
+                         ids=["softmax-fixed", "gated", "multiply"])
+def test_validate_accepts_good_bundles(choice, tmp_path):
+    from ditgp.numerics import validate_bundle
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec, Schedule, Spatial
+
+    spec = GPSpec(kernel("laplace", ell=2.0), H=6, d=2, spatial=Spatial("ar", rho=0.3),
+                  schedule=Schedule(0.2, 2.0))
+    con = construct(spec, t=0.3, eps=1e-3, **choice)
+    check = validate_bundle(con.save(tmp_path / "b"))
+    assert check.ok, check.to_dict()
+    assert {i.name for i in check.items} >= {"weights-finite", "layout", "error-bound",
+                                             "measured", "recheck"}
+    assert 0 < check.rechecked_rel_error <= check.error_bound
+
+
+def test_validate_fails_all_nan_weights_with_recomputed_hash(bundle):
+    def nan(tensors):
+        for k, v in tensors.items():
+            if v.is_floating_point() and not k.startswith("spec."):
+                tensors[k] = torch.full_like(v, float("nan"))
+    _rewrite_weights(bundle, nan)
+    assert {"weights-finite", "recheck"} <= _failed(bundle)
+
+
+@pytest.mark.parametrize("value", [1e-30, "NaN", None, "inf", -1.0, 0.0])
+def test_validate_fails_an_impossible_error_bound(bundle, value):
+    def edit(m):
+        m["error_bound"] = float("nan") if value == "NaN" else value
+    _edit_manifest(bundle, edit)
+    assert {"error-bound", "recheck"} <= _failed(bundle)
+
+
+def test_validate_fails_an_inconsistent_layout(bundle):
+    _edit_manifest(bundle, lambda m: m["layout"].update(width=99))
+    assert _failed(bundle) == {"layout"}
+
+
+def test_manifest_spec_that_does_not_match_the_weights(con, bundle):
+    """``ell=1`` stated for weights built for ``ell=2``: refused at load by the stored γ,
+    and — for a bundle without the spec tensors — failed by the recheck against the oracle."""
+    def lie(m):
+        m["spec"]["kernel"]["params"]["ell"] = 1.0
+    _edit_manifest(bundle, lie)
+    with pytest.raises(BundleError, match=r"'spec.gamma' differs from the manifest spec"):
+        load_bundle(bundle)
+    _rewrite_weights(bundle, lambda ts: [ts.pop(k) for k in ("spec.Sigma", "spec.gamma")])
+    from ditgp.numerics import validate_bundle
+
+    check = validate_bundle(bundle)
+    assert {i.name for i in check.failures} == {"recheck"}
+    assert check.rechecked_rel_error > 1e3 * check.error_bound
+
+
+def test_bundle_stores_sigma_and_gamma(con, bundle):
+    """Self-contained: Σ and γ(0..H-1) are tensors of the weights file."""
+    from safetensors.numpy import load_file
+
+    W = load_file(str(bundle / WEIGHTS))
+    assert np.array_equal(W["spec.Sigma"], con.spec.Sigma)
+    lags = np.arange(con.spec.H)
+    assert np.allclose(W["spec.gamma"], np.exp(-lags / 2.0), rtol=1e-15, atol=0)
+    b = load_bundle(bundle)
+    assert set(b.data) == {"spec.Sigma", "spec.gamma"}
