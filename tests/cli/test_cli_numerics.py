@@ -105,3 +105,18 @@ def test_bench_keys_tiny(capsys):
     assert [r["kappa"] for r in res["layers"]] == [10.0, 100.0]
     assert all(r["chebyshev_layers"] <= r["chebyshev_bound"] for r in res["layers"])
     assert all(r["paper_heads"] == 4 * (r["window"] + 1) for r in res["heads"])
+
+
+def test_inspect_check_fails_a_wrong_error_bound(bundle, capsys):
+    """``inspect --check`` calls ditgp.numerics.validate_bundle: a manifest promising an
+    error bound float64 cannot reach fails (exit 1, the failed checks named)."""
+    import json
+
+    out, _ = bundle
+    m = json.loads((out / "manifest.json").read_text())
+    m["error_bound"] = 1e-30
+    (out / "manifest.json").write_text(json.dumps(m))
+    assert main(["inspect", str(out), "--check"]) == 1
+    captured = capsys.readouterr()
+    assert "INVALID" in captured.out
+    assert captured.err.strip().endswith("check failed (error-bound, measured, recheck)")
