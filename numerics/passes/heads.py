@@ -1,0 +1,20 @@
+"""Pass 3, plan → heads: the attention realisation of ``v ↦ ΣΓ_w v`` (THEORY.md §4;
+:mod:`ditgp.numerics.realise`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from ditgp.theory.spec import GPSpec
+
+from ..realise import Head, compact_heads, paper_heads, softmax_heads
+from .choices import Choices, IterationPlan
+
+
+def plan_to_heads(spec: GPSpec, choices: Choices, plan: IterationPlan) -> list[Head]:
+    gamma = np.asarray(spec.Gamma[:, 0])
+    C = 2 * spec.H
+    if choices.attention == "paper":
+        return paper_heads(gamma, plan.window, choices.pos_radius, C)
+    if choices.attention == "compact":
+        return compact_heads(gamma, plan.window, choices.pos_radius, C)
+    return softmax_heads(gamma, plan.window, spec.H)
