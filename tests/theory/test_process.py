@@ -99,3 +99,28 @@ def test_score_eigen_matches_finite_differences_of_the_dense_log_density(rng):
     fd = np.array([(log_density(vec + h * e) - log_density(vec - h * e)) / (2 * h)
                    for e in np.eye(8)])
     assert np.allclose(s.reshape(-1, order="F"), fd, rtol=0, atol=1e-6)
+
+
+def test_score_matrix_form_evaluates_to_the_dense_score():
+    """The displayed matrix form ``-(α²Γ⊗Σ + σ²I)⁻¹ vec X`` (used by ``derive``), made
+    concrete with n = 2 explicit matrices, equals the dense numpy score (mutation testing
+    found this expression untested: ``*`` → ``/`` or ``+`` → ``*`` survived)."""
+    expr = process.score_matrix_form()
+    syms = {s.name: s for s in expr.free_symbols}
+    n = next(s for s in expr.atoms(sp.Symbol) if s.name == "n")
+    concrete = expr.subs(n, 2)
+    mats = {m.name: m for m in concrete.atoms(sp.MatrixSymbol)}
+    assert {k: m.shape for k, m in mats.items()} == {"Gamma": (2, 2), "Sigma": (2, 2),
+                                                     "vecX": (4, 1)}
+    assert concrete.shape == (4, 1)
+    Gam = np.array([[1.0, 0.5], [0.5, 1.0]])
+    Sig = np.array([[2.0, 0.3], [0.3, 1.0]])
+    x = np.array([1.0, -2.0, 0.5, 3.0])
+    value = concrete.subs({mats["Gamma"]: sp.ImmutableMatrix(Gam),
+                           mats["Sigma"]: sp.ImmutableMatrix(Sig),
+                           mats["vecX"]: sp.ImmutableMatrix(x.reshape(4, 1)),
+                           syms.get("t", process.t): 1}).doit()
+    got = np.array(sp.N(sp.ImmutableMatrix(value)), dtype=float).ravel()
+    a2 = np.exp(-1.0)
+    dense = -np.linalg.solve(a2 * np.kron(Gam, Sig) + (1 - a2) * np.eye(4), x)
+    assert np.allclose(got, dense, rtol=1e-12, atol=0)
