@@ -165,6 +165,7 @@ class Counted(NamedTuple):
     D: int  # residual-stream width
     L: int  # blocks present
     M: int  # heads with a non-zero value path (W_o·W_v ≠ 0), most in any block
+    M_min: int  # the fewest in any block whose attention is active
     K: int  # blocks whose attention is active (one per iteration)
     blocks_per_iteration: int
     window: int  # largest gap |h-j| the first block's attention mixes
@@ -206,5 +207,6 @@ def count_resources(c: Any, inp: Any) -> Counted:
         used = gaps[G > floor]
         window = int(used.max()) if used.size else 0
     clip = c.module.cfg.output_clip if hasattr(c.module, "cfg") else c.config.output_clip
-    return Counted(D, len(blocks), max(active_heads, default=0), len(active_blocks), bpi, window,
+    return Counted(D, len(blocks), max(active_heads, default=0),
+                   min((n for n in active_heads if n), default=0), len(active_blocks), bpi, window,
                    B, float(clip) if clip is not None else float("inf"))

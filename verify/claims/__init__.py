@@ -1,7 +1,7 @@
 """The registry of theory claims, each a property test with a margin.
 
 One module per subject: :mod:`.iterations` (claims 1-3), :mod:`.spectra` (4, 5, 8, 10),
-:mod:`.constructions` (6, 7, 12), :mod:`.statistics` (9, 11); :mod:`.base` holds the shared
+:mod:`.constructions` (6, 7, 12, 13), :mod:`.statistics` (9, 11); :mod:`.base` holds the shared
 values, :mod:`.registry` collects every subject's claims in one place and :mod:`.runner`
 runs one under hypothesis.
 
@@ -34,20 +34,25 @@ from ditgp.verify.claims.base import (
     TimedDraw,
 )
 from ditgp.verify.claims.constructions import (
+    THEOREM1_SAMPLES,
+    THEOREM1_TIMES,
     check_attention,
     check_construction_layers,
     check_construction_resources,
+    check_theorem1,
 )
 from ditgp.verify.claims.iterations import MAX_STEPS, check_chebyshev, check_fixed_point, check_gd
 from ditgp.verify.claims.registry import REGISTRY, SUBJECTS, claim, claim_ids, select
 from ditgp.verify.claims.runner import run_claim
 from ditgp.verify.claims.spectra import (
+    TIGHTNESS_H,
     WINDOW_DELTAS,
     WINDOW_LOG_H,
     check_conditioning,
     check_spectral,
     check_truncation,
     check_window,
+    independent_tail,
 )
 from ditgp.verify.claims.statistics import FLOOR_SAMPLES, check_bayes_floor, check_score_density
 
@@ -81,4 +86,9 @@ __all__ = [
     "check_bayes_floor",
     "check_conditioning",
     "check_score_density",
+    "check_theorem1",
+    "THEOREM1_TIMES",
+    "THEOREM1_SAMPLES",
+    "TIGHTNESS_H",
+    "independent_tail",
 ]

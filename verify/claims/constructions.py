@@ -114,6 +114,7 @@ def check_construction_resources(inp: ds.ConstructionRequest, *,
     w = n.window
     if inp.attention == "paper":
         checks["M = 4(w+1)"] = (n.M, 4 * (w + 1), "eq")
+        checks["M = 4(w+1) in every block"] = (n.M_min, 4 * (w + 1), "eq")
     elif inp.attention == "compact":
         checks["M ≤ w+1"] = (n.M, w + 1, "le")
     else:
