@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from ditgp.verify.claims.base import Claim, ClaimResult, ClaimViolation
+from ditgp.verify.claims.base import Claim, ClaimResult, ClaimViolation, Outcome
 from hypothesis import Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
@@ -48,6 +48,10 @@ def run_claim(c: Claim, *, examples: int = 100, seed: int = 0,
         if on_example is not None:
             on_example()
         margin = out.margin if not math.isnan(out.margin) else -math.inf
+        if not (math.isfinite(out.lhs) and math.isfinite(out.rhs)):
+            # a check passes only on a finite measured value within a finite bound
+            out = Outcome(-math.inf, out.lhs, out.rhs, {**out.detail, "non-finite": True})
+            margin = -math.inf
         if margin < state["worst"]:
             state["worst"], state["worst_input"], state["worst_out"] = margin, inp, out
         target(float(np.clip(-margin, -1e6, 1e6)), label="negative margin")
