@@ -306,7 +306,8 @@ _register(Claim(
     "attention-kernel", 12,
     "The attention of a constructed network reproduces γ on |h-j| ≤ w and is zero beyond "
     "(\"attention captures the temporal kernel\", exactly).",
-    r"\sum_{\text{heads}} P_{hj}\,V = c\,\gamma(|h-j|)\,\mathbb 1\{|h-j|\le w\}\,\Sigma",
+    r"\sum_{i} g_i(t)\,P^{(i)}_{hj}\,W_o^{(i)} W_v^{(i)} = \gamma(|h-j|)\,"
+    r"\mathbb 1\{|h-j|\le w\}\,\Sigma",
     "paper",
     "rounding only: ROUNDING_SAFETY · Σ_heads ‖W_o W_v‖_F · H · (k+2) · u · (max|q·k| + 1), "
     "relative to ‖Γ_w⊗Σ‖_F (float rounding of the patterns, read from the network)",
