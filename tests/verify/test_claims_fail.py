@@ -54,7 +54,10 @@ def test_fixed_point_catches_an_oracle_off_by_twice_the_rounding():
 
     ok = C.check_fixed_point(FLAT)
     assert ok.margin >= 0
-    delta = 2.0 * ok.rhs  # twice the allowance: caught; ROUNDING_SAFETY ×10 would let it pass
+    spec = FLAT.spec  # the documented allowance 16·2(d+H)·κ_t·u, written out (not read back)
+    allowance = 16 * 2 * (spec.d + spec.H) * ok.detail["kappa_t"] * np.finfo(float).eps
+    assert ok.rhs == pytest.approx(allowance, rel=1e-12)
+    delta = 2.0 * allowance  # twice the allowance: caught; ROUNDING_SAFETY ×10 would let it pass
     out = C.check_fixed_point(FLAT, score_fn=lambda s, X, t: exact_score(s, X, t) * (1 + delta))
     assert out.margin < 0
 
@@ -183,7 +186,8 @@ def test_a_floor_off_by_one_and_a_half_mc_tolerances_is_caught():
     ok = C.check_bayes_floor(SMALL)
     assert ok.margin >= 0
     e = ok.detail["mc"] - ok.detail["floor"]
-    off = -math.copysign(1.5 * tol.MC_Z * ok.detail["stderr"], e)  # ×10 on MC_Z lets it pass
+    # 1.5 × the documented 6 standard errors (written out, not read back): MC_Z ×10 lets it pass
+    off = -math.copysign(1.5 * 6.0 * ok.detail["stderr"], e)
     out = C.check_bayes_floor(SMALL, floor_fn=lambda *a: bayes_floor(*a) + off)
     assert out.margin < 0
 
