@@ -281,7 +281,7 @@ _register(Claim(
     "rounding only: 16·L·(d+H+channels)·κ_t·u",
     lambda: ds.constructions(_construction_specs(), eps=(1e-6, 1e-2),
                              time_conditioning=("fixed", "gated")),
-    check_construction_layers, requires=_CONSTRUCT, health_checks=_SLOW,
+    check_construction_layers, requires=_CONSTRUCT, health_checks=_SLOW, default_examples=40,
 ))
 _register(Claim(
     "construction-resources", 7,
@@ -300,7 +300,7 @@ _register(Claim(
         ds.constructions(_theorem1_specs(), eps=(1e-4, 1e-2), algorithm="chebyshev",
                          time_conditioning="multiply")),
     check_construction_resources,
-    requires=_CONSTRUCT, health_checks=_SLOW, default_examples=30,
+    requires=_CONSTRUCT, health_checks=_SLOW, default_examples=20,
 ))
 _register(Claim(
     "attention-kernel", 12,
@@ -313,7 +313,7 @@ _register(Claim(
     "relative to ‖Γ_w⊗Σ‖_F (float rounding of the patterns, read from the network)",
     lambda: ds.constructions(_construction_specs(), eps=(1e-6, 1e-2),
                              time_conditioning=("fixed", "gated")), check_attention,
-    requires=_CONSTRUCT, health_checks=_SLOW,
+    requires=_CONSTRUCT, health_checks=_SLOW, default_examples=40,
 ))
 _register(Claim(
     "theorem-1", 13,
@@ -326,5 +326,5 @@ _register(Claim(
     "the stated ε (error_bound ≤ requested eps) + rounding 16·L·(d+H+D)·κ_t·u",
     lambda: ds.constructions(_theorem1_specs(), eps=(1e-4, 1e-2), algorithm="chebyshev",
                              time_conditioning=("gated", "multiply")),
-    check_theorem1, requires=_CONSTRUCT, health_checks=_SLOW, default_examples=20,
+    check_theorem1, requires=_CONSTRUCT, health_checks=_SLOW, default_examples=15,
 ))

@@ -382,6 +382,7 @@ _register(Claim(
     "SPECTRAL_TIGHTNESS = 4 (lower side only where λ_min(Γ_512) is resolved above rounding)",
     lambda: _kernel_size_any(256), check_spectral,
     requires=("ditgp.theory.spectral:eigenvalue_bounds",), health_checks=_SLOW,
+    default_examples=40,
 ))
 _register(Claim(
     "truncation", 5,
