@@ -171,10 +171,11 @@ def spd_matrices(
 #: Where the spectrum of ``Σ`` lies relative to 1, for :func:`gp_specs` (``sigma_side=``):
 #: eigenvalue ranges of an explicit ``Σ``.  ``below``/``above`` exercise code that assumes
 #: ``μ_min ≤ 1 ≤ μ_max`` (e.g. extremes of ``A_t`` over ``t``: with every ``μ < 1`` the worst
-#: time is ``T``, not ``t0``).
+#: time is ``T``, not ``t0``).  ``above`` stops at 2.5, the largest eigenvalue the default
+#: draws reach (``κ_t ∝ μ_max/σ_t0²``: a larger ``Σ`` makes GD constructions much deeper).
 SIGMA_SIDES: dict[str, tuple[float, float]] = {
     "below": (0.05, 0.9),
-    "above": (1.1, 8.0),
+    "above": (1.1, 2.5),
 }
 
 

@@ -407,6 +407,7 @@ _register(Claim(
     "enclosure with rounding 16·48·u",
     lambda: _kernel_window_any(64), check_truncation,
     requires=("ditgp.theory.truncation:tail_bound",), health_checks=_SLOW,
+    default_examples=50,
 ))
 _register(Claim(
     "window-growth", 8,
