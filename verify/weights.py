@@ -12,6 +12,7 @@ of block 1, which acts on the zero initial iterate).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,8 @@ def verify_bundle(directory: str | Path, seed: int = 0) -> dict[str, Any]:
     got = b.score(X, t)
     err = relative_l2(got, oracle(spec)(X, t))
     bound = float(m["error_bound"]) + rounding(spec.d + spec.H + int(b.config.layers))
-    checks.append(_check("score-vs-oracle", err <= bound,
+    finite = math.isfinite(err) and math.isfinite(bound) and float(m["error_bound"]) > 0
+    checks.append(_check("score-vs-oracle", finite and err <= bound,
                          f"relative error {err:.3g} vs error_bound {float(m['error_bound']):.3g}"))
     res = m.get("resources", {})
     layers, heads = int(b.config.layers), int(b.config.heads)
@@ -63,7 +65,8 @@ def verify_bundle(directory: str | Path, seed: int = 0) -> dict[str, Any]:
                           plan=SimpleNamespace(window=int(m["plan"]["window"])))
     rows = mixing_errors(net, SimpleNamespace(spec=spec, t=t), int(m["blocks_per_iteration"]))
     block, a_err, a_tol = max(rows, key=lambda r: r[1] / r[2] if r[2] > 0 else np.inf)
-    checks.append(_check("attention", all(e <= r for _, e, r in rows),
+    checks.append(_check("attention", bool(rows) and all(
+        math.isfinite(e) and math.isfinite(r) and e <= r for _, e, r in rows),
                          f"worst block {block + 1}: |mixing - Γ_w⊗Σ|/|Γ_w⊗Σ| = {a_err:.3g} "
                          f"(rounding allowance {a_tol:.3g})"))
     out["passed"] = all(c["passed"] for c in checks)

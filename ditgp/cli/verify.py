@@ -11,9 +11,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "verify",
         help="check the theory's claims numerically (property tests) and write a report",
         description="Run the registry of theory claims under hypothesis (seeded, with a budget "
-        "of examples each), print a table (claim, source, examples, worst margin, pass/fail), "
-        "write DIR/report.md, DIR/report.json and PNG plots. Exits 0 only if every claim "
-        "holds; on failure prints the shrunk counterexample spec as JSON.",
+        "of examples each), print one line per claim as it finishes (claim, source, examples, "
+        "worst margin, pass/fail), write DIR/report.md, DIR/report.json and PNG plots. Exits 0 "
+        "only if every claim holds with a finite measured value within a finite bound; on "
+        "failure prints the shrunk counterexample spec as JSON. With --weights alone only the "
+        "bundle is checked (add --with-claims or --claims to run claims too).",
     )
     p.add_argument("--claims", default=None, metavar="ID,...",
                    help="comma-separated claim ids or numbers (default: all)")
@@ -21,9 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="examples per claim (default: each claim's own budget)")
     p.add_argument("--seed", type=int, default=0, help="hypothesis seed (default: 0)")
     p.add_argument("--out", default="ditgp-report", metavar="DIR",
-                   help="report folder (default: ditgp-report)")
+                   help="report folder (default: ditgp-report); an existing report there is "
+                        "refused unless --force")
+    p.add_argument("--force", action="store_true",
+                   help="replace the report files (report.md/json, plots) of an existing --out")
     p.add_argument("--weights", default=None, metavar="DIR",
-                   help="also verify a weight bundle against its own manifest")
+                   help="verify a weight bundle against its own manifest (only the bundle, "
+                        "unless --with-claims or --claims)")
+    p.add_argument("--with-claims", action="store_true",
+                   help="with --weights: also run the claims (default: the bundle only)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="run only claims i, i+n, ... of the selection (0-based i)")
@@ -54,6 +62,50 @@ def _fmt(m: float) -> str:
     return "—" if m is None or not math.isfinite(m) else f"{m:.3g}"
 
 
+#: Files a report writes into --out (the only ones --force replaces).
+REPORT_FILES = ("report.md", "report.json")
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an --out that is a file, lies in a read-only place, holds a
+    report already (unless --force), or is one of the --merge inputs."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from ditgp.theory.errors import SpecError
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SpecError("--out", args.out, "a folder for the report (this is a file)")
+    if args.merge and any(out.resolve() == Path(d).resolve() for d in args.merge):
+        raise SpecError("--out", args.out, "a folder other than the shards being merged")
+    if out.is_dir() and any((out / f).exists() for f in REPORT_FILES) and not args.force:
+        raise SpecError("--out", args.out, "a folder without a report (pass --force to replace "
+                        "its report files)")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise SpecError("--out", args.out, f"a writable place ({probe} is not writable)")
+    if out.is_dir():
+        try:
+            fd, tmp = tempfile.mkstemp(dir=out, prefix=".ditgp-write-test.")
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            raise SpecError("--out", args.out, f"a writable folder ({exc.strerror})") from None
+
+
+def _row(number: int, cid: str, source: str, examples: int, margin, status: str) -> str:
+    return (f"{number:>2}  {cid:24s} {source:36s} {examples:>8d} {_fmt(margin):>13s}  "
+            f"{status.upper()}")
+
+
+def _header() -> str:
+    return f"{'#':>2}  {'claim':24s} {'source':36s} {'examples':>8s} {'worst margin':>13s}  status"
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import time
@@ -67,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.examples is not None and args.examples < 1:
         raise SpecError("--examples", args.examples, "an integer ≥ 1")
+    if args.claims is not None and not [k for k in args.claims.split(",") if k.strip()]:
+        raise SpecError("--claims", args.claims, "at least one claim id or number (omit "
+                        "--claims for all)")
+    _check_out(args)
     if args.merge:
         from ditgp.verify.report import merge_reports
 
@@ -76,14 +132,21 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(doc)
         else:
+            print(_header())
             for r in rows:
-                print(f"{r['number']:>2}  {r['id']:24s} {r['source']:8s} {r['examples']:>8d} "
-                      f"{_fmt(r['worst_margin']):>13s}  {r['status'].upper()}")
+                print(_row(r["number"], r["id"], r["source"], r["examples"], r["worst_margin"],
+                           r["status"]))
             print(f"report: {args.out}/report.md (merged from {len(args.merge)} shards)")
         return 0 if doc["passed"] else 1
-    claims = _shard(select(args.claims), args.shard)
+    selection = select(args.claims)
+    run_suite = args.weights is None or args.with_claims or args.claims is not None
+    claims = _shard(selection, args.shard) if run_suite else []
     results = []
     start = time.perf_counter()
+    # one line per claim as it finishes: on stdout for the table, on stderr with --json
+    line_out = sys.stderr if args.json else sys.stdout
+    if claims and not args.json:
+        print(_header(), flush=True)
     for c in claims:
         budget = args.examples or c.default_examples
         with tqdm(total=budget, desc=f"{c.number:>2} {c.id}", file=sys.stderr, leave=False,
@@ -92,7 +155,11 @@ def run(args: argparse.Namespace) -> int:
                 if bar.n < bar.total:
                     bar.update(1)
 
-            results.append(run_claim(c, examples=budget, seed=args.seed, on_example=tick))
+            r = run_claim(c, examples=budget, seed=args.seed, on_example=tick)
+        results.append(r)
+        if not args.json or not sys.stderr.isatty():
+            print(_row(r.number, r.id, r.source, r.examples, r.worst_margin, r.status)
+                  + f"  ({r.seconds:.1f} s)", file=line_out, flush=True)
     weights = None
     if args.weights:
         from ditgp.verify.weights import verify_bundle
@@ -100,21 +167,18 @@ def run(args: argparse.Namespace) -> int:
         weights = verify_bundle(args.weights, seed=args.seed)
     meta = {"seed": args.seed, "examples": args.examples or "default",
             "claims": ",".join(c.id for c in claims), "shard": args.shard or "0/1",
+            "selection": ",".join(c.id for c in selection) if run_suite else "",
             "seconds": round(time.perf_counter() - start, 1)}
     doc = write_report(args.out, results, meta=meta, weights=weights,
                        with_plots=not args.no_plots)
     if args.json:
         emit_json(doc)
     else:
-        print(f"{'#':>2}  {'claim':24s} {'source':8s} {'examples':>8s} {'worst margin':>13s}  status")
-        for r in results:
-            print(f"{r.number:>2}  {r.id:24s} {r.source:8s} {r.examples:>8d} "
-                  f"{_fmt(r.worst_margin):>13s}  {r.status.upper()}")
         if weights is not None:
             for chk in weights["checks"]:
                 print(f"    weights {chk['name']:30s} {'ok' if chk['passed'] else 'FAILED'}  "
                       f"{chk['detail']}")
-        print(f"report: {args.out}/report.md")
+        print(f"report: {args.out}/report.md ({meta['seconds']:g} s)")
     for r in results:
         if r.status in ("fail", "error") and r.counterexample is not None:
             print(f"counterexample for {r.id} ({r.message}):", file=sys.stderr)

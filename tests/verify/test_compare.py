@@ -10,11 +10,27 @@ from ditgp.verify import compare as cmp
 SPEC = GPSpec(kernel("laplace", ell=2.0), H=6, d=2)
 
 
-def test_oracle_is_a_score_function_and_matches_itself():
+def test_oracle_is_a_score_function_and_matches_a_dense_solve():
     f = cmp.oracle(SPEC)
     assert isinstance(f, cmp.ScoreFunction)
-    errs = cmp.relative_error_per_time(f, f, SPEC, [0.01, 0.1, 1.0], n=4)
-    assert np.all(errs == 0)
+
+    def dense(X, t):  # -A_t⁻¹ vec X with the Kronecker matrix, column-stacked vec
+        a2, s2 = float(SPEC.schedule.alpha2(t)), float(SPEC.schedule.sigma2(t))
+        A = a2 * np.kron(SPEC.Gamma, SPEC.Sigma) + s2 * np.eye(SPEC.d * SPEC.H)
+        x = np.swapaxes(X, 1, 2).reshape(X.shape[0], -1)
+        v = np.linalg.solve(A, x.T).T
+        return -np.swapaxes(v.reshape(X.shape[0], SPEC.H, SPEC.d), 1, 2)
+    errs = cmp.relative_error_per_time(f, dense, SPEC,
+                                       [0.01, 0.1, 1.0], n=4)
+    assert np.all(errs < 1e-12) and np.all(errs >= 0)
+
+
+def test_relative_l2_is_the_frobenius_ratio():
+    a = np.array([[[3.0, 0.0], [0.0, 4.0]]])
+    b = np.array([[[0.0, 1.0], [1.0, 1.0]]])
+    # ‖a-b‖_F = √(9+1+1+9) = √20, ‖b‖_F = √3 (a max-abs norm would give 3/1)
+    assert cmp.relative_l2(a, b) == np.sqrt(20.0) / np.sqrt(3.0)
+    assert cmp.relative_l2(b, b) == 0.0 and cmp.relative_l2(a, 0 * a) == np.inf
 
 
 def test_reference_iteration_error_decreases_with_K():
