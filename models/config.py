@@ -27,7 +27,7 @@ from typing import Any
 from ditgp.theory.errors import SpecError, require
 
 __all__ = ["ARCHS", "POS_EMBS", "ATTENTIONS", "ModelConfig", "Preset", "PRESETS", "preset",
-           "register_preset"]
+           "register_preset", "theory_config"]
 
 ARCHS = ("dit", "theory")
 POS_EMBS = ("sinusoidal", "learned", "circle")
@@ -205,3 +205,22 @@ register_preset(Preset(
     batch=32, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999, weight_decay=0.0,
     eval_every=2000, ckpt_every=5000,
 ))
+
+
+def theory_config(base: ModelConfig | Preset, d: int) -> ModelConfig:
+    """The theory-family counterpart of a (DiT) config or preset for frames of size ``d``:
+    same depth, heads and MLP ratio, ReLU attention (the theory's), circle embedding, and a
+    width of at least ``2d + 5`` (the family's named channels) rounded up to a multiple of
+    ``heads``.  Used by ``ditgp train --model theory`` without ``--init-from``.
+
+    >>> theory_config(preset("tiny"), d=2).arch, theory_config(preset("tiny"), d=2).width
+    ('theory', 64)
+    """
+    cfg = base.model if isinstance(base, Preset) else base
+    require(isinstance(cfg, ModelConfig), "base", base, "a ModelConfig or Preset")
+    _int("d", d, 1)
+    width = max(cfg.width, 2 * d + 5, 16)
+    width = -(-width // cfg.heads) * cfg.heads
+    return ModelConfig("theory", width=width, depth=cfg.depth, heads=cfg.heads,
+                       mlp_ratio=cfg.mlp_ratio, pos_emb="circle", attention="relu",
+                       max_H=cfg.max_H)

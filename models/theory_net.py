@@ -31,7 +31,7 @@ from torch import nn
 
 from .config import ModelConfig
 
-__all__ = ["TheoryNet", "theory_arch", "from_bundle", "TIME_FEATURE_NAMES"]
+__all__ = ["TheoryNet", "theory_arch", "from_bundle", "config_from_bundle", "TIME_FEATURE_NAMES"]
 
 #: the time features ``φ(t) = (α_t², σ_t²)`` feeding the gates of the trainable family
 TIME_FEATURE_NAMES = ("alpha2", "sigma2")
@@ -138,16 +138,30 @@ class TheoryNet(nn.Module):
         return out
 
 
-def from_bundle(path: str | Path, spec: GPSpec) -> TheoryNet:
-    """A :class:`TheoryNet` with the architecture and weights of a construction bundle."""
+def config_from_bundle(path: str | Path) -> ModelConfig:
+    """The :class:`ModelConfig` describing a construction bundle's network (hash-checked
+    load); ``build_model(cfg, spec, init_from=path)`` takes the architecture from the bundle
+    itself, so this is for records (run config, parameter counts)."""
+    return from_bundle_unchecked_spec(path).config
+
+
+def from_bundle_unchecked_spec(path: str | Path) -> TheoryNet:
     from ditgp.numerics.bundle import BundleError, load_bundle
 
     try:
         b = load_bundle(path)
     except BundleError as exc:
         raise SpecError("--init-from", str(path), f"a valid construction bundle ({exc})") from None
-    require(b.spec.d == spec.d and b.spec.H == spec.H, "--init-from", str(path),
-            f"a bundle built for d={spec.d}, H={spec.H} (it has d={b.spec.d}, H={b.spec.H})")
     net = TheoryNet(b.config, init_from=str(path))
     net.net.load_state_dict(b.module.state_dict(), strict=True)
+    net.spec = b.spec
+    return net
+
+
+def from_bundle(path: str | Path, spec: GPSpec) -> TheoryNet:
+    """A :class:`TheoryNet` with the architecture and weights of a construction bundle."""
+    net = from_bundle_unchecked_spec(path)
+    got = net.spec
+    require(got.d == spec.d and got.H == spec.H, "--init-from", str(path),
+            f"a bundle built for d={spec.d}, H={spec.H} (it has d={got.d}, H={got.H})")
     return net
