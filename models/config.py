@@ -94,8 +94,8 @@ class ModelConfig:
             require(self.pos_emb == "circle", "model.pos_emb", self.pos_emb,
                     "'circle' for arch='theory' (the family's encoder writes the circle "
                     "embedding)")
-            require(self.width >= 16, "model.width", self.width,
-                    "≥ 16 for arch='theory' (named channels x, v, pos, const, time + free)")
+            require(self.width >= 7, "model.width", self.width,
+                    "≥ 2d + 5 ≥ 7 for arch='theory' (named channels x, v, pos, const, time)")
 
     # -- derived sizes ------------------------------------------------------------------
     @property
