@@ -440,9 +440,9 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
             window = _Window(**ckpt.state["window"])
             elapsed_before = float(ckpt.state.get("elapsed_s", 0.0))
             last_eval = ckpt.state.get("last_eval")
+            if start > tc.steps:
+                raise SpecError("--steps", tc.steps, f"≥ {start}, the step the run has already reached")
             say(f"resuming {out} from {ckpt.path.name} (step {start} of {tc.steps})")
-        if resume and start > tc.steps:
-            raise SpecError("--steps", tc.steps, f"≥ {start}, the step the run has already reached")
 
         # -- data -----------------------------------------------------------------------------
         train_set = None
