@@ -241,3 +241,16 @@ def test_finite_training_set_is_stored_and_reused(tmp_path):
     assert x.shape == (5, SPEC.d, SPEC.H) and spec == SPEC
     res = train(SPEC, CFG, _tc(steps=4, n_train=5), run, resume=True, quiet=True, report=False)
     assert res.steps == 4
+
+
+def test_bench_train_on_cpu_reports_throughput_and_counted_flops():
+    from ditgp.models.bench import bench_train, device_peak
+
+    res = bench_train("tiny", "cpu", steps=1, warmup=0, spec=SPEC)
+    r = res["dtypes"]["float32"]
+    assert set(res["dtypes"]) == {"float32"} and r["mfu"] is None
+    assert r["steps_per_s"] > 0 and r["tokens_per_s"] == pytest.approx(r["sequences_per_s"] * SPEC.H)
+    assert r["flops_per_step"] > 0 and r["achieved_gflops"] > 0
+    assert device_peak("NVIDIA H100 PCIe", "bf16") == 756e12
+    assert device_peak("NVIDIA H100 80GB HBM3", "bf16") == 989e12
+    assert device_peak("cpu", "float32") is None
