@@ -78,6 +78,8 @@ class GPStream:
         lam = np.maximum(self.oracle.lam, 0.0)
         mu = np.maximum(self.oracle.mu, 0.0)
         self._scale = np.sqrt(np.multiply.outer(mu, lam))  # (d, H)
+        self._U_S = np.ascontiguousarray(self.oracle.U_Sigma)  # (d, d)
+        self._U_GT = np.ascontiguousarray(self.oracle.U_Gamma.T)  # (H, H)
         self.train_set: np.ndarray | None = None
         if train_set is not None:
             ts = train_set.detach().cpu().numpy() if isinstance(train_set, torch.Tensor) \
@@ -119,15 +121,12 @@ class GPStream:
         for r, i in enumerate(range(lo, hi)):
             rng = _row_rng(self.seed, k, i)
             t[r] = self._time(float(rng.random()))
-            if self.train_set is None:
-                g0[r] = rng.standard_normal((d, H))
+            if self.train_set is None:  # one row at a time: identical for every slicing
+                g0[r] = self._U_S @ (rng.standard_normal((d, H)) * self._scale) @ self._U_GT
             else:
                 idx[r] = rng.integers(0, self.train_set.shape[0])
             z[r] = rng.standard_normal((d, H))
-        if self.train_set is None:
-            x0 = self.oracle.U_Sigma @ (g0 * self._scale) @ self.oracle.U_Gamma.T  # (n, d, H)
-        else:
-            x0 = self.train_set[idx]
+        x0 = g0 if self.train_set is None else self.train_set[idx]  # (n, d, H)
         return (torch.from_numpy(np.ascontiguousarray(x0)).to(self.dtype),
                 torch.from_numpy(t),
                 torch.from_numpy(z).to(self.dtype))
