@@ -271,6 +271,14 @@ class _Dist:
         torch.distributed.all_reduce(buf)
         return buf.tolist()
 
+    def broadcast_int(self, value: int, device) -> int:
+        """Rank 0's ``value`` on every rank."""
+        if self.world == 1:
+            return value
+        buf = torch.tensor([value], dtype=torch.int64, device=device)
+        torch.distributed.broadcast(buf, src=0)
+        return int(buf.item())
+
     def close(self) -> None:
         if self.created and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -503,15 +511,18 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
         probe_from = None
         model.train()
         k = start
-        while k < tc.steps or (tc.decay_steps is None and tc.minutes is not None):
-            if tc.decay_steps is None and tc.minutes is not None:  # timing the first steps
+        timing = tc.decay_steps is None and tc.minutes is not None  # step target not fixed yet
+        while timing or k < tc.steps:
+            if timing:  # --minutes: time the first steps, then fix the step target
                 if probe_from is None and k == start + 1:
                     probe_from = (k, time.perf_counter())
                 if k >= start + 1 + MINUTES_PROBE_STEPS:
                     per_step = (time.perf_counter() - probe_from[1]) / (k - probe_from[0])
                     left = tc.minutes * 60.0 - (time.perf_counter() - t_start)
                     target = max(k + 1, k + int(MINUTES_STEP_SHARE * left / per_step))
+                    target = dist.broadcast_int(target, device)  # every rank runs rank 0's plan
                     tc = replace(tc, steps=target, decay_steps=target)
+                    timing = False
                     run_cfg["train"] = tc.to_dict()
                     if dist.main:
                         atomic_write_text(out / "config.json", json.dumps(run_cfg, indent=2) + "\n")
@@ -539,7 +550,8 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
             k += 1
             bar.update(1)
 
-            if k % tc.log_every == 0 or k == tc.steps:
+            last = not timing and k == tc.steps
+            if k % tc.log_every == 0 or last:
                 now = time.perf_counter()
                 rec = window.record(k, dist, device, tc.batch, now - t_window)
                 rec["time_s"] = elapsed_before + now - t_start
@@ -548,12 +560,12 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
                     _append(metrics_path, rec)
                     bar.set_postfix(excess=f"{rec['excess']:.2e}", seq_s=f"{rec['seq_per_s']:.0f}",
                                     refresh=False)
-            if k % tc.eval_every == 0 or k == tc.steps:
+            if k % tc.eval_every == 0 or last:
                 if dist.main:
                     last_eval = {"step": k, **evaluator(ema)}
                     _append(metrics_path, {"kind": "eval", **last_eval})
                 dist.barrier()
-            if k % tc.ckpt_every == 0 or k == tc.steps:
+            if k % tc.ckpt_every == 0 or last:
                 save(k)
         bar.close()
 

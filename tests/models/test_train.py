@@ -254,3 +254,24 @@ def test_bench_train_on_cpu_reports_throughput_and_counted_flops():
     assert device_peak("NVIDIA H100 PCIe", "bf16") == 756e12
     assert device_peak("NVIDIA H100 80GB HBM3", "bf16") == 989e12
     assert device_peak("cpu", "float32") is None
+
+
+def test_minutes_fixes_and_records_the_step_target(tmp_path):
+    notes = []
+    res = train(SPEC, CFG, _tc(minutes=0.02, eval_every=10_000, ckpt_every=10_000, log_every=50),
+                tmp_path / "run", quiet=True, report=False, notify=notes.append)
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["train"]["steps"] == cfg["train"]["decay_steps"] == res.steps > 20
+    assert any("step target fixed" in n for n in notes)
+    assert [p.name for p in list_checkpoints(tmp_path / "run" / "checkpoints")] == \
+        [f"step-{res.steps:08d}"]
+
+
+def test_theory_family_trains(tmp_path):
+    from ditgp.models.config import preset, theory_config
+
+    cfg = theory_config(preset("tiny"), SPEC.d)
+    res = train(SPEC, cfg, _tc(steps=2, eval_every=2, ckpt_every=2), tmp_path / "run", quiet=True,
+                report=False)
+    assert res.steps == 2 and np.isfinite(res.final["loss"])
+    assert json.loads((tmp_path / "run" / "final" / "manifest.json").read_text())["origin"] == "trained"
