@@ -307,3 +307,13 @@ def test_theory_net_trains_in_float32(gated_bundle):
     loss = (net(x, t) ** 2).mean()
     loss.backward()
     assert net.net.decoder.W.grad is not None and net(x, t).dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["ditgp.models.config", "ditgp.models.data", "ditgp.models.dit",
+                                  "ditgp.models.theory_net", "ditgp.models.export"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
