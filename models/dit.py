@@ -56,26 +56,28 @@ def timestep_embedding(tau: torch.Tensor, dim: int = FREQUENCY_DIM,
     return emb
 
 
-def sincos_embedding(H: int, D: int) -> torch.Tensor:
-    """DiT's fixed 1-D sin-cos positional embedding ``(H, D)`` (float64)."""
+def sincos_embedding(H: int, D: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """DiT's fixed 1-D sin-cos positional embedding ``(H, D)`` (float64, on ``device``)."""
     half = D // 2
-    omega = 1.0 / 10000 ** (torch.arange(half, dtype=torch.float64) / max(half, 1))
-    pos = torch.arange(H, dtype=torch.float64)[:, None] * omega[None]  # (H, half)
+    f64 = dict(dtype=torch.float64, device=device)
+    omega = 1.0 / 10000 ** (torch.arange(half, **f64) / max(half, 1))
+    pos = torch.arange(H, **f64)[:, None] * omega[None]  # (H, half)
     emb = torch.cat([torch.sin(pos), torch.cos(pos)], dim=-1)
     if D % 2:
-        emb = torch.cat([emb, torch.zeros(H, 1, dtype=torch.float64)], dim=-1)
+        emb = torch.cat([emb, torch.zeros(H, 1, **f64)], dim=-1)
     return emb
 
 
-def circle_embedding(H: int, D: int, C: int) -> torch.Tensor:
+def circle_embedding(H: int, D: int, C: int, device: torch.device | str | None = None
+                     ) -> torch.Tensor:
     """The circle embedding ``(H, D)`` (float64): ``√D (cos 2πh/C · u + sin 2πh/C · w)``.
 
     ``u = (e₀ - e₁)/√2`` and ``w = (e₂ - e₃)/√2`` (``D ≥ 4``): orthonormal and zero-mean, so
     ``⟨e_h, e_j⟩ = D·cos(2π(h-j)/C)`` and ``LayerNorm(e_h) = e_h``."""
     if D < 4:
         raise ValueError(f"circle embedding needs D ≥ 4, got D={D}")
-    angle = 2 * math.pi * torch.arange(H, dtype=torch.float64) / C
-    emb = torch.zeros(H, D, dtype=torch.float64)
+    angle = 2 * math.pi * torch.arange(H, dtype=torch.float64, device=device) / C
+    emb = torch.zeros(H, D, dtype=torch.float64, device=device)
     r = math.sqrt(D) / math.sqrt(2)
     emb[:, 0], emb[:, 1] = r * torch.cos(angle), -r * torch.cos(angle)
     emb[:, 2], emb[:, 3] = r * torch.sin(angle), -r * torch.sin(angle)
@@ -215,9 +217,10 @@ class DiT(nn.Module):
     def positions(self, H: int, like: torch.Tensor) -> torch.Tensor:
         """Positional embedding ``(H, D)`` in ``like``'s dtype/device."""
         if self.config.pos_emb == "sinusoidal":
-            return sincos_embedding(H, self.config.width).to(like)
+            return sincos_embedding(H, self.config.width, like.device).to(like.dtype)
         if self.config.pos_emb == "circle":
-            return circle_embedding(H, self.config.width, 2 * self.max_H).to(like)
+            return circle_embedding(H, self.config.width, 2 * self.max_H, like.device
+                                    ).to(like.dtype)
         return self.pos_embed[:H].to(like.dtype)
 
     def _times(self, x: torch.Tensor, t) -> torch.Tensor:

@@ -95,14 +95,15 @@ def _score_fn(model: torch.nn.Module, spec: GPSpec, t_range: tuple[float, float]
             tt = np.broadcast_to(tt, (X.shape[0],))
         if np.any(~np.isfinite(tt) | (tt < lo) | (tt > hi)):
             raise SpecError("t", t, f"a time in the trained range [{lo:g}, {hi:g}]")
-        dtype = next(model.parameters()).dtype
+        p = next(model.parameters())
         out = np.empty(X.shape, dtype=np.float64)
-        with torch.no_grad():
+        with torch.no_grad():  # on the model's device and dtype, in chunks
             for a in range(0, X.shape[0], SCORE_CHUNK):
-                xb = torch.as_tensor(np.asarray(X[a:a + SCORE_CHUNK], dtype=np.float64)).to(dtype)
+                xb = torch.as_tensor(np.asarray(X[a:a + SCORE_CHUNK], dtype=np.float64))
                 tb = torch.as_tensor(tt[a:a + SCORE_CHUNK] if tt.ndim else tt,
                                      dtype=torch.float64)
-                out[a:a + SCORE_CHUNK] = model.score(xb, tb).double().numpy()
+                s = model.score(xb.to(device=p.device, dtype=p.dtype), tb.to(p.device))
+                out[a:a + SCORE_CHUNK] = s.double().cpu().numpy()
         return out
 
     return score
@@ -257,9 +258,10 @@ def is_trained_bundle(directory) -> bool:
         return False
 
 
-def load_trained(directory) -> TrainedNetwork:
+def load_trained(directory, device: str | torch.device = "cpu") -> TrainedNetwork:
     """Load and validate a trained bundle (manifest, sha256, tensor names/shapes/dtypes,
-    architecture); raises :class:`~ditgp.numerics.BundleError` naming the problem."""
+    architecture) onto ``device``; raises :class:`~ditgp.numerics.BundleError` naming the
+    problem."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -315,18 +317,20 @@ def load_trained(directory) -> TrainedNetwork:
             raise BundleError(f"{wpath}: tensor {name!r} has shape {tuple(got.shape)}, "
                               f"architecture expects {tuple(ref.shape)}")
     model.load_state_dict(tensors, strict=True)
-    model.eval()
+    model = model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return TrainedNetwork(path, manifest, cfg, spec, model, _score_fn(model, spec, (t0, T)))
 
 
-def load_network(bundle_dir) -> tuple[Callable[[np.ndarray, float], np.ndarray], dict]:
-    """``(score_fn, manifest)`` for any bundle — trained (this module) or constructed
-    (:func:`ditgp.numerics.load_bundle`).  ``score_fn(X, t)``: ``X`` ``(n, d, H)`` numpy,
-    ``t`` a time the network serves → the network's score estimate, float64 ``(n, d, H)``."""
+def load_network(bundle_dir, device: str | torch.device = "cpu"
+                 ) -> tuple[Callable[[np.ndarray, float], np.ndarray], dict]:
+    """``(score_fn, manifest)`` for any bundle — trained (this module, run on ``device``) or
+    constructed (:func:`ditgp.numerics.load_bundle`, CPU).  ``score_fn(X, t)``: ``X``
+    ``(n, d, H)`` numpy, ``t`` a time the network serves → the network's score estimate,
+    float64 ``(n, d, H)``."""
     if is_trained_bundle(bundle_dir):
-        net = load_trained(bundle_dir)
+        net = load_trained(bundle_dir, device)
         return net.score, net.manifest
     b = load_bundle(bundle_dir)
 
