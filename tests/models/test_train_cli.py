@@ -69,12 +69,15 @@ def test_cli_resume_extends_the_run(run_dir, capsys, tmp_path):
     (["--lr", "-1"], "--lr"),
     (["--ema", "1.5"], "--ema"),
     (["--model", "dit", "--init-from", "x"], "--init-from"),
+    (["--compile"], "--compile"),
+    (["--steps", "0"], "--steps"),
 ], ids=["unknown-preset", "H-beyond-embedding", "cuda-missing", "bf16-on-cpu", "negative-lr",
-        "ema-out-of-range", "init-from-dit"])
+        "ema-out-of-range", "init-from-dit", "compile-on-cpu", "zero-steps"])
 def test_bad_inputs_before_any_work(capsys, tmp_path, argv, flag):
     if flag == "--device" and torch.cuda.is_available():
         pytest.skip("CUDA is available here")
-    err = _err(capsys, ["train", *argv, "--steps", "1", "--out", str(tmp_path / "r"), *FAST])
+    steps = [] if "--steps" in argv else ["--steps", "1"]
+    err = _err(capsys, ["train", *argv, *steps, "--out", str(tmp_path / "r"), *FAST])
     assert flag in err
     assert not (tmp_path / "r").exists()
 
