@@ -11,9 +11,10 @@ rank ``r`` of ``world`` draws only its rows ``[r·b/world, (r+1)·b/world)`` of 
 
 Each row draws, in this order: the time ``t`` (uniform on ``[t0, T]``, or log-uniform
 ``t = t0 (T/t0)^u``), the clean sequence ``X₀ ~ N(0, Γ⊗Σ)`` (exact, through the oracle's
-eigen square roots; or, with a finite training set, an index into the set), and the noise
-``Z``.  Everything is drawn in float64 and cast to the stream's dtype at the end; ``t`` stays
-float64 (the schedule and the floor are float64; models cast it).
+eigen square roots; with a finite training set instead the entry of the epoch's
+permutation of the set, see :class:`GPStream`), and the noise ``Z``.  Everything is drawn
+in float64 and cast to the stream's dtype at the end; ``t`` stays float64 (the schedule and
+the floor are float64; models cast it).
 
 **Forward process** (THEORY.md §2): ``X_t = α_t X₀ + σ_t Z``, ``α_t = e^{-t/2}``,
 ``σ_t² = 1 - e^{-t}``.  **Bayes floor**: the minimum of ``E‖ε_θ(X_t, t) - Z‖²`` is
@@ -58,7 +59,9 @@ class GPStream:
 
     ``batch`` is the *global* batch size; ``t_sampling`` is ``"uniform"`` or
     ``"log-uniform"`` on ``[t0, T]`` of ``spec.schedule``; ``train_set`` (``(n, d, H)``) makes
-    ``X₀`` rows draws (with replacement, by a counter-based index) from that fixed set.
+    ``X₀`` rows come from that fixed set in epochs: global row ``g = k·batch + i`` takes
+    element ``π_e(g mod n)`` of the permutation ``π_e`` of epoch ``e = g // n`` (drawn from
+    ``(seed, e)``), so every sequence is used once per epoch; ``t`` and ``Z`` stay fresh.
     """
 
     def __init__(self, spec: GPSpec, *, batch: int, seed: int, t_sampling: str = "uniform",
@@ -81,12 +84,28 @@ class GPStream:
         self._U_S = np.ascontiguousarray(self.oracle.U_Sigma)  # (d, d)
         self._U_GT = np.ascontiguousarray(self.oracle.U_Gamma.T)  # (H, H)
         self.train_set: np.ndarray | None = None
+        self._perms: dict[int, np.ndarray] = {}  # cache of epoch permutations (a pure function)
         if train_set is not None:
             ts = train_set.detach().cpu().numpy() if isinstance(train_set, torch.Tensor) \
                 else np.asarray(train_set)
             require(ts.ndim == 3 and ts.shape[1:] == (spec.d, spec.H) and ts.shape[0] >= 1,
                     "train_set", tuple(ts.shape), f"shape (n, d, H) = (n, {spec.d}, {spec.H})")
             self.train_set = np.asarray(ts, dtype=np.float64)
+
+    def _set_index(self, g: int) -> int:
+        """Training-set index of global row ``g``: epochs of ``n`` rows, each a permutation
+        of the set drawn from ``(seed, "epoch", e)`` — every sequence once per epoch."""
+        n = self.train_set.shape[0]
+        epoch, pos = divmod(g, n)
+        perm = self._perms.get(epoch)
+        if perm is None:
+            rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+                [self.seed, 0x45504F43, epoch])))  # 0x45504F43 = "EPOC": a separate stream
+            perm = rng.permutation(n)
+            if len(self._perms) >= 4:
+                self._perms.pop(next(iter(self._perms)))
+            self._perms[epoch] = perm
+        return int(perm[pos])
 
     def rows(self, rank: int, world: int) -> tuple[int, int]:
         """Rows ``[lo, hi)`` of the global batch that ``rank`` of ``world`` takes."""
@@ -124,7 +143,7 @@ class GPStream:
             if self.train_set is None:  # one row at a time: identical for every slicing
                 g0[r] = self._U_S @ (rng.standard_normal((d, H)) * self._scale) @ self._U_GT
             else:
-                idx[r] = rng.integers(0, self.train_set.shape[0])
+                idx[r] = self._set_index(k * self.batch_size + i)
             z[r] = rng.standard_normal((d, H))
         x0 = g0 if self.train_set is None else self.train_set[idx]  # (n, d, H)
         return (torch.from_numpy(np.ascontiguousarray(x0)).to(self.dtype),

@@ -122,6 +122,21 @@ def test_finite_train_set_rows_and_round_trip(tmp_path):
     assert torch.equal(x0, x1)
 
 
+def test_train_set_is_used_in_epochs_and_slices_like_the_global_batch():
+    x = make_train_set(SPEC, 10, seed=2)
+    stream = GPStream(SPEC, batch=4, seed=7, dtype=torch.float64, train_set=x)
+    rows = torch.cat([stream.batch(k)[0] for k in range(5)])  # 20 rows = 2 epochs of 10
+    flat = x.reshape(10, -1)
+    which = [int(torch.nonzero((flat == r.reshape(1, -1)).all(1))[0]) for r in rows]
+    assert sorted(which[:10]) == list(range(10)) and sorted(which[10:]) == list(range(10))
+    assert which[:10] != which[10:]  # a fresh permutation each epoch
+    fresh = GPStream(SPEC, batch=4, seed=7, dtype=torch.float64, train_set=x)
+    for x_, y_ in zip(fresh.batch(3), _cat([fresh.batch(3, r, 3) for r in range(3)]),
+                      strict=True):
+        assert torch.equal(x_, y_)
+    assert torch.equal(fresh.batch(4)[0], stream.batch(4)[0])
+
+
 def test_load_train_set_rejects_a_corrupt_file(tmp_path):
     path = save_train_set(tmp_path / "train.safetensors", make_train_set(SPEC, 3, 0), SPEC)
     data = bytearray(path.read_bytes())
