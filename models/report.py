@@ -1,12 +1,14 @@
 """The report of a training run: ``summary.md`` and the learning-curve PNG ``curves.png``.
 
 Read from the run folder's files only (``config.json`` and ``metrics.jsonl``), so a report can
-be rewritten at any time — during a run, after it, or after a resume.  Three panels:
+be rewritten at any time — during a run, after it, or after a resume.  Four panels:
 
-1. loss, Bayes floor and excess loss (``loss − floor``) against the step (log scale);
-2. relative score error ``‖ŝ − s‖/‖s‖`` against ``t`` at the last evaluation, for the model
+1. loss and Bayes floor against the step (log scale);
+2. the excess loss ``loss − floor`` and its running mean (symmetric-log scale: it reaches 0
+   and fluctuates around it by Monte-Carlo noise);
+3. relative score error ``‖ŝ − s‖/‖s‖`` against ``t`` at the last evaluation, for the model
    (EMA weights) and for the independent-frames baseline;
-3. the mean score error over ``t ∈ [0.1, 1]`` against the step, with the baseline's as a line.
+4. the mean score error over ``t ∈ [0.1, 1]`` against the step, with the baseline's as a line.
 """
 
 from __future__ import annotations
@@ -46,21 +48,37 @@ def _plot(path: Path, train: list[dict], evals: list[dict], title: str) -> None:
     import matplotlib.pyplot as plt
     from ditgp.models.checkpoint import fsync_dir
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    fig, axes = plt.subplots(1, 4, figsize=(21, 4.4))
     ax = axes[0]
     if train:
         steps = [r["step"] for r in train]
         ax.plot(steps, [r["loss"] for r in train], label="loss (ε-MSE per element)")
         ax.plot(steps, [r["floor"] for r in train], "--", label="Bayes floor at sampled t")
-        ax.plot(steps, [max(r["excess"], 1e-12) for r in train], label="excess = loss − floor")
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss per element")
-    ax.set_title("training loss")
+    ax.set_title("training loss and Bayes floor")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
 
     ax = axes[1]
+    if train:
+        import numpy as np
+
+        ex = np.array([r["excess"] for r in train])
+        w = max(1, len(ex) // 20)
+        smooth = np.convolve(ex, np.ones(w) / w, mode="valid")
+        ax.plot(steps, ex, color="C2", alpha=0.3, lw=0.8, label="excess per logged window")
+        ax.plot(steps[w - 1:], smooth, color="C2", lw=2, label=f"running mean of {w} windows")
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_yscale("symlog", linthresh=max(1e-4, float(np.abs(smooth).min()) if len(smooth) else 1e-4))
+    ax.set_xlabel("step")
+    ax.set_ylabel("excess loss = loss − floor")
+    ax.set_title("excess loss (what is still to learn)")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+
+    ax = axes[2]
     if evals:
         last = evals[-1]
         ax.loglog(last["t"], last["model"], "o-", label=f"model (EMA, step {last['step']})")
@@ -73,7 +91,7 @@ def _plot(path: Path, train: list[dict], evals: list[dict], title: str) -> None:
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
 
-    ax = axes[2]
+    ax = axes[3]
     band = [e for e in evals if "model_mean_band" in e]
     if band:
         lo, hi = band[-1].get("band", (0.1, 1.0))
