@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                "(torchrun's parser rejects abbreviations such as --d anywhere on the line).")
     add_spec_arguments(p, time=False)
     p.set_defaults(H=None, d=None)  # the preset's H and d unless given
+    for action in p._actions:
+        if action.dest in ("H", "d"):
+            action.help = ("number of frames" if action.dest == "H" else "frame dimension") \
+                + " (default: the preset's)"
     g = p.add_argument_group("model and preset")
     g.add_argument("--preset", default="tiny",
                    help="named set-up: tiny (CPU, minutes), paper, long (default: tiny)")
