@@ -543,6 +543,11 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip if tc.clip > 0 else math.inf)
+            if not math.isfinite(float(gnorm)):  # same value on every rank (gradients all-reduced)
+                raise SpecError("--lr", tc.lr, f"a learning rate at which training stays finite: the "
+                                f"gradient norm became {float(gnorm)} at step {k} (the weights are "
+                                "not updated; the last checkpoint is intact — lower --lr, e.g. "
+                                "1e-6 with --init-from)")
             opt.step()
             update_ema(ema, model, ema_decay(k, tc.ema))
             floor = float(np.mean(bayes_floor(spec, t.detach().double().cpu().numpy())))

@@ -19,6 +19,7 @@ from ditgp.models.checkpoint import latest_checkpoint, list_checkpoints, read_ch
 from ditgp.models.config import ModelConfig
 from ditgp.models.train import TrainConfig, train
 from ditgp.numerics.oracle import Oracle
+from ditgp.theory.errors import SpecError
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec
 
@@ -275,3 +276,11 @@ def test_theory_family_trains(tmp_path):
                 report=False)
     assert res.steps == 2 and np.isfinite(res.final["loss"])
     assert json.loads((tmp_path / "run" / "final" / "manifest.json").read_text())["origin"] == "trained"
+
+
+def test_diverging_training_stops_with_an_error_naming_lr(tmp_path):
+    """A learning rate that blows the weights up stops the run with one clear error (naming
+    ``--lr``) before a non-finite update, instead of writing NaN into metrics or checkpoints."""
+    with pytest.raises(SpecError, match="--lr"):
+        train(SPEC, CFG, _tc(steps=40, lr=1e12, clip=0.0, warmup=0, ckpt_every=1000), tmp_path / "run",
+              quiet=True, report=False)
