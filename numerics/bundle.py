@@ -227,6 +227,9 @@ def load_bundle(directory: str | Path) -> Bundle:
     if fmt != BUNDLE_FORMAT:
         raise BundleError(f"{mpath}: incompatible bundle format {fmt!r} "
                           f"(this ditgp reads {BUNDLE_FORMAT!r})")
+    if manifest.get("origin", "constructed") != "constructed":
+        raise BundleError(f"{mpath}: a {manifest.get('origin')} network, not a construction "
+                          "(load it with ditgp.models.load_network)")
     if not wpath.is_file():
         raise BundleError(f"{wpath}: missing weights file")
     try:

@@ -30,10 +30,13 @@ def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
 
 def verify_bundle(directory: str | Path, seed: int = 0) -> dict[str, Any]:
     """Run the bundle checks; ``passed`` is true only if every check passes."""
+    from ditgp.models.export import is_trained_bundle, verify_trained
     from ditgp.numerics import BundleError, load_bundle
     from ditgp.verify.compare import gp_draws, noised, oracle, relative_l2
     from ditgp.verify.tolerances import rounding
 
+    if is_trained_bundle(directory):  # a trained network: load, resources, measured errors
+        return verify_trained(directory, seed=seed)
     checks: list[dict[str, Any]] = []
     out = {"bundle": str(directory), "checks": checks, "passed": False}
     try:

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Cholesky solve, batch 64.  depth: layers to eps=1e-6, "
                                    "Chebyshev vs GD across κ; heads compact vs paper across "
                                    "windows.")
-    p.add_argument("which", choices=("oracle", "depth", "device"), help="which benchmark")
+    p.add_argument("which", choices=("oracle", "depth", "device", "train"), help="which benchmark")
     p.add_argument("--sizes", default="256x8,512x16",
                    help="oracle: HxD pairs (default: 256x8,512x16)")
     p.add_argument("--batch", type=int, default=64, help="oracle: batch size (default: 64)")
@@ -46,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None,
                    help="device: torch device for the float32/float64 comparison "
                         "(default: cuda if available, else cpu)")
+    p.add_argument("--preset", default="tiny",
+                   help="train: training preset to time (default: tiny; batch is the preset's)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="train: timed optimizer steps (default: 20 on CUDA, 5 on CPU)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -54,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     from ditgp.cli.common import emit_json
     from ditgp.numerics.bench import bench_depth, bench_device, bench_oracle
 
+    if args.which == "train":
+        return _run_train(args)
     if args.which == "device":
         import torch
 
@@ -96,4 +102,31 @@ def run(args: argparse.Namespace) -> int:
     print(f"heads per window ({res['kernel']}, H={res['H']})")
     for r in res["heads"]:
         print(f"  w={r['window']:<4} paper {r['paper_heads']:>4}  compact {r['compact_heads']:>4}")
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from ditgp.cli.common import emit_json
+    from ditgp.models.bench import bench_train
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    res = bench_train(args.preset, device, steps=args.steps, progress=True)
+    if args.json:
+        emit_json(res)
+        return 0
+    print(f"training step of preset {res['preset']} ({res['params']} parameters, H={res['H']}, "
+          f"d={res['d']}, batch {res['batch']}) on {res['device_name']}, {res['steps_timed']} "
+          "timed steps")
+    for name, r in res["dtypes"].items():
+        mem = (f"peak memory {r['peak_memory_mib']:.0f} MiB" if "peak_memory_mib" in r
+               else f"peak RSS {r['peak_rss_mib']:.0f} MiB")
+        mfu = f"MFU {100 * r['mfu']:.1f} %" if r["mfu"] is not None else "MFU n/a (no peak known)"
+        print(f"  {name:8s} {r['steps_per_s']:8.2f} steps/s {r['sequences_per_s']:10.1f} seq/s "
+              f"{r['tokens_per_s']:12.0f} tokens/s  {r['achieved_gflops']:.4g} GFLOP/s  {mfu}  {mem}")
+    if "bf16_speedup" in res:
+        print(f"  bf16/float32 throughput {res['bf16_speedup']:.2f}×")
+    print(f"  FLOPs per step (forward + backward, counted): {r['flops_per_step']:.4g}")
+    print(f"  data stream (exact GP draws, CPU): {res['data_ms_per_batch']:.1f} ms per batch")
     return 0

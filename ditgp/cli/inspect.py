@@ -20,8 +20,16 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ditgp.cli.common import emit_json
+    from ditgp.models.export import is_trained_bundle, trained_info, trained_info_lines
     from ditgp.numerics import load_bundle, validate_bundle
 
+    if is_trained_bundle(args.bundle):  # a trained network (ditgp train): its own summary
+        tinfo = trained_info(args.bundle, check=args.check)
+        if args.json:
+            emit_json(tinfo)
+        else:
+            print("\n".join(trained_info_lines(tinfo)))
+        return 0
     b = load_bundle(args.bundle)
     m = b.manifest
     r = m["resources"]

@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_spec_arguments(p)
     p.add_argument("--input", required=True, metavar="X.npy", help="sequences, shape (n, d, H)")
     p.add_argument("--output", required=True, metavar="S.npy", help="where to write the scores")
+    p.add_argument("--weights", default=None, metavar="BUNDLE",
+                   help="score with a network (trained or constructed bundle) instead of the "
+                        "exact oracle; the spec comes from the bundle")
     p.set_defaults(run=run)
 
 
@@ -27,7 +30,15 @@ def run(args: argparse.Namespace) -> int:
     from ditgp.numerics import exact_score
     from ditgp.theory.errors import SpecError
 
-    spec = spec_from_args(args)
+    net = None
+    if args.weights:
+        from ditgp.models.export import load_network
+        from ditgp.theory.spec import GPSpec
+
+        net, manifest = load_network(args.weights)
+        spec = GPSpec.from_dict(manifest["spec"])
+    else:
+        spec = spec_from_args(args)
     try:
         X = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -39,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     X = X.astype(np.float64)
     if not np.all(np.isfinite(X)):
         raise SpecError("--input", args.input, "finite values")
-    S = exact_score(spec, X, args.t)
+    S = exact_score(spec, X, args.t) if net is None else net(X, args.t)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
@@ -50,5 +61,6 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    print(f"wrote {out} (shape {S.shape}, float64, t={args.t:g})")
+    source = f", network {args.weights}" if net is not None else ""
+    print(f"wrote {out} (shape {S.shape}, float64, t={args.t:g}{source})")
     return 0

@@ -1,0 +1,228 @@
+"""Typed configuration of a trainable network and the registry of named training presets.
+
+:class:`ModelConfig` describes one network (``arch="dit"``: the sequence DiT of
+:mod:`ditgp.models.dit`; ``arch="theory"``: the architecture family of
+:mod:`ditgp.numerics.architecture` made trainable, :mod:`ditgp.models.theory_net`).  It
+validates itself when built (a bad config cannot exist) and round-trips through a plain
+dict, which goes into run configs, checkpoints and exported bundles.
+
+:class:`Preset` is a named training set-up (data shape, model, optimiser and schedule
+numbers); ``PRESETS`` holds ``tiny`` (CPU, minutes), ``paper`` (the closest known proxy of
+the paper's set-up, THEORY.md §6: H=96, d=8, D=256, 12 layers, 16 heads, batch 64) and
+``long`` (H=512, for a GPU).
+
+>>> cfg = preset("tiny").model
+>>> cfg.arch, cfg.width, cfg.depth, cfg.heads
+('dit', 64, 4, 4)
+>>> ModelConfig.from_dict(cfg.to_dict()) == cfg
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from ditgp.theory.errors import SpecError, require
+
+__all__ = ["ARCHS", "POS_EMBS", "ATTENTIONS", "ModelConfig", "Preset", "PRESETS", "preset",
+           "register_preset", "theory_config"]
+
+ARCHS = ("dit", "theory")
+POS_EMBS = ("sinusoidal", "learned", "circle")
+ATTENTIONS = ("softmax", "relu")
+
+
+def _int(name: str, value: Any, low: int) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
+    require(ok, name, value, f"an integer ≥ {low}")
+    return int(value)
+
+
+def _pos_float(name: str, value: Any) -> float:
+    ok = (isinstance(value, int | float) and not isinstance(value, bool)
+          and math.isfinite(float(value)) and float(value) > 0)
+    require(ok, name, value, "a finite number > 0")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One trainable network.
+
+    ``width`` is the token width ``D``, ``depth`` the number of blocks ``L``, ``heads`` the
+    number of attention heads ``M`` (``dit``: ``width`` must be a multiple of ``heads``; the
+    head dimension is ``width // heads``).  ``mlp_ratio`` sets the feed-forward hidden width
+    ``round(mlp_ratio · width)``.  ``pos_emb``: ``sinusoidal`` (fixed, any ``H``), ``learned``
+    (a table of ``max_H`` rows, so ``max_H`` is required) or ``circle`` (the paper's
+    ``e_h = r(cos 2πh/C, sin 2πh/C)`` with ``C = 2·max_H``, THEORY.md §4; ``max_H=None``
+    takes the spec's ``H``).  ``attention``: ``softmax`` (through
+    ``scaled_dot_product_attention``) or ``relu`` (the theory's).  ``max_H``: the largest
+    ``H`` the positional embedding serves (``None`` = any, where the embedding allows).
+
+    The ``theory`` family always uses the circle embedding (it is part of its encoder).
+    """
+
+    arch: str
+    width: int
+    depth: int
+    heads: int
+    mlp_ratio: float = 4.0
+    pos_emb: str = "sinusoidal"
+    attention: str = "softmax"
+    max_H: int | None = None
+
+    def __post_init__(self) -> None:
+        require(self.arch in ARCHS, "model.arch", self.arch, "one of " + ", ".join(ARCHS))
+        _int("model.width", self.width, 1)
+        _int("model.depth", self.depth, 1)
+        _int("model.heads", self.heads, 1)
+        object.__setattr__(self, "mlp_ratio", _pos_float("model.mlp_ratio", self.mlp_ratio))
+        require(self.pos_emb in POS_EMBS, "model.pos_emb", self.pos_emb,
+                "one of " + ", ".join(POS_EMBS))
+        require(self.attention in ATTENTIONS, "model.attention", self.attention,
+                "one of " + ", ".join(ATTENTIONS))
+        if self.max_H is not None:
+            _int("model.max_H", self.max_H, 1)
+        if self.arch == "dit":
+            require(self.width % self.heads == 0, "model.width", self.width,
+                    f"a multiple of heads={self.heads} (head dimension = width / heads)")
+            require(self.pos_emb != "circle" or self.width >= 4, "model.width", self.width,
+                    "≥ 4 for the circle embedding (two orthonormal zero-mean directions)")
+            require(self.pos_emb != "learned" or self.max_H is not None, "model.max_H", None,
+                    "an integer ≥ 1 for the learned positional embedding (its table size)")
+        else:
+            require(self.pos_emb == "circle", "model.pos_emb", self.pos_emb,
+                    "'circle' for arch='theory' (the family's encoder writes the circle "
+                    "embedding)")
+            require(self.width >= 7, "model.width", self.width,
+                    "≥ 2d + 5 ≥ 7 for arch='theory' (named channels x, v, pos, const, time)")
+
+    # -- derived sizes ------------------------------------------------------------------
+    @property
+    def head_dim(self) -> int:
+        return max(self.width // self.heads, 1)
+
+    @property
+    def mlp_hidden(self) -> int:
+        return max(int(round(self.mlp_ratio * self.width)), 1)
+
+    def check_H(self, H: int, flag: str = "--H") -> None:
+        """Refuse ``H`` larger than the positional embedding serves (names the flag)."""
+        if self.max_H is not None and H > self.max_H:
+            raise SpecError(flag, H, f"H ≤ max_H={self.max_H}, the largest H the "
+                                     f"{self.pos_emb} positional embedding of this model serves "
+                                     "(choose a preset/--max-H that covers H)")
+
+    # -- serialisation --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        if not isinstance(data, dict):
+            raise SpecError("model", data, "a mapping of ModelConfig fields")
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            require(key in known, f"model.{key}", data[key], "one of " + ", ".join(sorted(known)))
+        for key in ("arch", "width", "depth", "heads"):
+            require(key in data, f"model.{key}", None, "present")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named training set-up: data shape (``H``, ``d``), the model, and the optimiser and
+    schedule numbers (``batch`` = global batch; ``lr`` peak AdamW rate after ``warmup``
+    linear steps, cosine to ``steps``; ``ema`` decay; ``eval_every``/``ckpt_every`` in steps)."""
+
+    name: str
+    H: int
+    d: int
+    model: ModelConfig
+    batch: int
+    lr: float
+    steps: int
+    warmup: int
+    ema: float
+    weight_decay: float
+    eval_every: int
+    ckpt_every: int
+
+    def __post_init__(self) -> None:
+        for f in ("H", "d", "batch", "steps", "eval_every", "ckpt_every"):
+            _int(f"preset.{f}", getattr(self, f), 1)
+        _int("preset.warmup", self.warmup, 0)
+        _pos_float("preset.lr", self.lr)
+        require(isinstance(self.ema, float) and 0.0 <= self.ema < 1.0, "preset.ema", self.ema,
+                "a number in [0, 1)")
+        require(isinstance(self.weight_decay, float) and self.weight_decay >= 0,
+                "preset.weight_decay", self.weight_decay, "a number ≥ 0")
+        require(isinstance(self.model, ModelConfig), "preset.model", self.model, "a ModelConfig")
+        self.model.check_H(self.H, "preset.H")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["model"] = self.model.to_dict()
+        return out
+
+    def replace(self, **changes: Any) -> Preset:
+        return replace(self, **changes)
+
+
+PRESETS: dict[str, Preset] = {}
+
+
+def register_preset(p: Preset) -> Preset:
+    PRESETS[p.name] = p
+    return p
+
+
+def preset(name: str) -> Preset:
+    """The named preset; ``SpecError('--preset', …)`` naming the choices if unknown."""
+    if name not in PRESETS:
+        raise SpecError("--preset", name, "one of " + ", ".join(PRESETS))
+    return PRESETS[name]
+
+
+register_preset(Preset(
+    name="tiny", H=16, d=2,
+    model=ModelConfig("dit", width=64, depth=4, heads=4, pos_emb="sinusoidal"),
+    batch=64, lr=1e-3, steps=3000, warmup=100, ema=0.999, weight_decay=0.0,
+    eval_every=500, ckpt_every=1000,
+))
+register_preset(Preset(
+    name="paper", H=96, d=8,
+    model=ModelConfig("dit", width=256, depth=12, heads=16, pos_emb="sinusoidal"),
+    batch=64, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999, weight_decay=0.0,
+    eval_every=2000, ckpt_every=5000,
+))
+register_preset(Preset(
+    name="long", H=512, d=8,
+    model=ModelConfig("dit", width=256, depth=8, heads=8, pos_emb="sinusoidal"),
+    batch=32, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999, weight_decay=0.0,
+    eval_every=2000, ckpt_every=5000,
+))
+
+
+def theory_config(base: ModelConfig | Preset, d: int) -> ModelConfig:
+    """The theory-family counterpart of a (DiT) config or preset for frames of size ``d``:
+    same depth, heads and MLP ratio, ReLU attention (the theory's), circle embedding, and a
+    width of at least ``2d + 5`` (the family's named channels) rounded up to a multiple of
+    ``heads``.  Used by ``ditgp train --model theory`` without ``--init-from``.
+
+    >>> theory_config(preset("tiny"), d=2).arch, theory_config(preset("tiny"), d=2).width
+    ('theory', 64)
+    """
+    cfg = base.model if isinstance(base, Preset) else base
+    require(isinstance(cfg, ModelConfig), "base", base, "a ModelConfig or Preset")
+    _int("d", d, 1)
+    width = max(cfg.width, 2 * d + 5, 16)
+    width = -(-width // cfg.heads) * cfg.heads
+    return ModelConfig("theory", width=width, depth=cfg.depth, heads=cfg.heads,
+                       mlp_ratio=cfg.mlp_ratio, pos_emb="circle", attention="relu",
+                       max_H=cfg.max_H)

@@ -1,0 +1,447 @@
+"""Export trained networks as weight bundles, and load any bundle as a score function.
+
+A trained bundle is the same folder format as a construction bundle
+(:mod:`ditgp.numerics.bundle`, ``docs/weights-format.md``): ``weights.safetensors`` plus
+``manifest.json`` with ``format: "ditgp.bundle/1"`` and the sha256 and tensor table of the
+weights file, written atomically (temporary folder, fsync, rename) and loaded without
+pickle.  Its manifest says ``origin: "trained"`` and carries
+
+* ``architecture``: the :class:`~ditgp.models.config.ModelConfig` (``arch`` ``dit`` or
+  ``theory``); for the theory family also ``theory_architecture`` (the numerics
+  :class:`~ditgp.numerics.architecture.ArchConfig`, with its channel ``layout``);
+* ``spec`` (the GP spec trained on), ``time_range`` ``[t0, T]`` the network was trained for;
+* ``output``: what the module's forward pass returns (``eps`` for the DiT: the score is
+  ``-ε̂/σ_t``; ``score`` for the theory family: the decoder reads the score);
+* ``resources`` (``D``, ``L``, ``M``, ``params``), the run's final ``metrics`` (free-form JSON
+  from the trainer) and ``measured``: the relative score error against the exact oracle on
+  a fixed ``t`` grid and seeded draws, for the network and the independent-frames baseline —
+  reproducible, so ``ditgp verify --weights`` can re-measure it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ditgp.numerics.bundle import (
+    BUNDLE_FORMAT,
+    MANIFEST,
+    WEIGHTS,
+    BundleError,
+    _jsonable,
+    _sha256,
+    load_bundle,
+)
+from ditgp.numerics.oracle import Oracle
+from ditgp.theory.errors import SpecError
+from ditgp.theory.spec import GPSpec
+
+from .build import count_parameters
+from .config import ModelConfig
+from .data import independent_frames_score
+
+__all__ = ["ORIGIN", "MEASURE_SAMPLES", "MEASURE_SEED", "MEASURE_RTOL", "TrainedNetwork",
+           "export_bundle", "load_trained", "load_network", "measure_score_error",
+           "measure_t_grid", "trained_info", "trained_info_lines", "verify_trained"]
+
+ORIGIN = "trained"
+#: seeded GP draws per time on which the exported error is measured
+MEASURE_SAMPLES = 64
+MEASURE_SEED = 20240716
+#: relative agreement of a re-measured error with the recorded one (float32 rounding of the
+#: network on a different BLAS/thread count; the draws and the oracle are float64 and fixed)
+MEASURE_RTOL = 1e-3
+#: sequences per forward pass when scoring
+SCORE_CHUNK = 256
+
+
+def measure_t_grid(t0: float, T: float) -> list[float]:
+    """Times ``t0``, ``0.01, 0.03, 0.1, 0.3, 1, 3`` (those inside) and ``T``."""
+    grid = [t0] + [t for t in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0) if t0 < t < T] + [T]
+    return [float(t) for t in grid]
+
+
+def _module_output(model: torch.nn.Module) -> str:
+    from .theory_net import TheoryNet
+
+    return "score" if isinstance(model, TheoryNet) else "eps"
+
+
+def _tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+
+def _score_fn(model: torch.nn.Module, spec: GPSpec, t_range: tuple[float, float]
+              ) -> Callable[[np.ndarray, float], np.ndarray]:
+    d = spec.d
+    lo, hi = t_range
+
+    def score(X, t) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 3 or X.shape[1] != d or X.shape[0] < 1:
+            raise SpecError("X", X, f"an array of shape (n, d, H) with d={d}")
+        if not np.issubdtype(X.dtype, np.floating) and not np.issubdtype(X.dtype, np.integer):
+            raise SpecError("X", str(X.dtype), "a real numeric array")
+        tt = np.asarray(t, dtype=np.float64)
+        if tt.ndim:
+            tt = np.broadcast_to(tt, (X.shape[0],))
+        if np.any(~np.isfinite(tt) | (tt < lo) | (tt > hi)):
+            raise SpecError("t", t, f"a time in the trained range [{lo:g}, {hi:g}]")
+        p = next(model.parameters())
+        out = np.empty(X.shape, dtype=np.float64)
+        with torch.no_grad():  # on the model's device and dtype, in chunks
+            for a in range(0, X.shape[0], SCORE_CHUNK):
+                xb = torch.as_tensor(np.asarray(X[a:a + SCORE_CHUNK], dtype=np.float64))
+                tb = torch.as_tensor(tt[a:a + SCORE_CHUNK] if tt.ndim else tt,
+                                     dtype=torch.float64)
+                s = model.score(xb.to(device=p.device, dtype=p.dtype), tb.to(p.device))
+                out[a:a + SCORE_CHUNK] = s.double().cpu().numpy()
+        return out
+
+    return score
+
+
+def measure_score_error(score_fn: Callable, spec: GPSpec, t_grid: list[float],
+                        n: int = MEASURE_SAMPLES, seed: int = MEASURE_SEED) -> dict[str, Any]:
+    """Relative error ``‖ŝ - s‖/‖s‖`` (over all ``n`` draws of ``X_t ~ N(0, A_t)``, float64
+    oracle) at each ``t``, for ``score_fn`` and for the independent-frames baseline."""
+    oracle = Oracle.for_spec(spec)
+    model_err, base_err = [], []
+    for i, t in enumerate(t_grid):
+        X = oracle.sample(n, seed=seed + i, t=t)  # (n, d, H) forward marginal at t
+        s = oracle.score(X, t)
+        norm = float(np.linalg.norm(s))
+        model_err.append(float(np.linalg.norm(score_fn(X, t) - s)) / norm)
+        base_err.append(float(np.linalg.norm(independent_frames_score(spec, X, t) - s)) / norm)
+    return {"t": list(t_grid), "rel_error": model_err, "baseline_rel_error": base_err,
+            "n": int(n), "seed": int(seed)}
+
+
+def _write_atomic(target: Path, tensors: dict[str, torch.Tensor], manifest: dict) -> Path:
+    from safetensors.torch import save_file
+
+    if target.exists() and (not target.is_dir() or
+                            (any(target.iterdir()) and not (target / MANIFEST).exists())):
+        raise BundleError(f"{target}: exists and is not a ditgp bundle; refusing to overwrite")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": BUNDLE_FORMAT})
+        with open(tmp / WEIGHTS, "rb+") as f:
+            os.fsync(f.fileno())
+        manifest["weights"]["sha256"] = _sha256(tmp / WEIGHTS)
+        with open(tmp / MANIFEST, "w") as f:
+            json.dump(_jsonable(manifest), f, indent=2, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, old / "bundle")
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def export_bundle(model: torch.nn.Module, cfg: ModelConfig, spec: GPSpec, out_dir,
+                  *, metrics: dict, t0: float) -> Path:
+    """Write ``model`` as a bundle into ``out_dir`` (replacing an earlier bundle there
+    atomically; refusing a folder that is not a bundle).  ``t0`` is the smallest time the
+    network was trained for (``time_range = [t0, T]``); ``metrics`` any JSON-able dict.
+    The relative score error on :func:`measure_t_grid` is measured and recorded."""
+    from .theory_net import TheoryNet
+
+    if not isinstance(cfg, ModelConfig):
+        raise SpecError("cfg", cfg, "a ModelConfig")
+    mcfg = getattr(model, "config", None)
+    if not isinstance(mcfg, ModelConfig) or mcfg.arch != cfg.arch:
+        raise SpecError("cfg", cfg.arch, f"the model's own arch {getattr(mcfg, 'arch', None)!r}")
+    t0 = float(spec.schedule.check_time(t0, "t0"))
+    try:
+        json.dumps(_jsonable(metrics), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SpecError("metrics", metrics, f"a JSON-able dict ({exc})") from None
+    T = spec.schedule.T
+    import ditgp
+
+    tensors = _tensors(model)
+    model_was_training = model.training
+    model.eval()
+    try:
+        measured = measure_score_error(_score_fn(model, spec, (t0, T)), spec,
+                                       measure_t_grid(t0, T))
+    finally:
+        model.train(model_was_training)
+    theory = isinstance(model, TheoryNet)
+    manifest: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "origin": ORIGIN,
+        "library": {"name": "ditgp", "version": ditgp.__version__},
+        "architecture": mcfg.to_dict(),
+        "theory_architecture": model.arch.to_dict() if theory else None,
+        "layout": model.arch.layout.to_dict() if theory else None,
+        "init_from": getattr(model, "init_from", None),
+        "spec": spec.to_dict(),
+        "time_range": [t0, T],
+        "output": _module_output(model),
+        "resources": {"D": mcfg.width if not theory else model.arch.width,
+                      "L": mcfg.depth if not theory else model.arch.layers,
+                      "M": mcfg.heads if not theory else model.arch.heads,
+                      "params": count_parameters(model, trainable_only=False)},
+        "metrics": metrics,
+        "measured": measured,
+        "weights": {
+            "file": WEIGHTS,
+            "sha256": None,
+            "dtype": str(next(v.dtype for v in tensors.values() if v.is_floating_point())
+                         ).removeprefix("torch."),
+            "tensors": {k: {"shape": list(v.shape),
+                            "dtype": str(v.dtype).removeprefix("torch.")}
+                        for k, v in tensors.items()},
+        },
+    }
+    return _write_atomic(Path(out_dir).resolve(), tensors, manifest)
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainedNetwork:
+    """A loaded trained bundle: ``model`` (eval mode, the stored dtype), ``config``, ``spec``,
+    ``manifest``, ``score`` (``X (n, d, H)`` numpy, ``t`` in ``time_range`` → float64 score)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    config: ModelConfig
+    spec: GPSpec
+    model: torch.nn.Module
+    score: Callable[[np.ndarray, float], np.ndarray]
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    mpath = path / MANIFEST
+    if not path.is_dir():
+        raise BundleError(f"{path}: not a bundle folder (missing)")
+    if not mpath.is_file():
+        raise BundleError(f"{mpath}: missing manifest")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{mpath}: corrupt manifest ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{mpath}: corrupt manifest (not a JSON object)")
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{mpath}: incompatible bundle format {manifest.get('format')!r} "
+                          f"(this ditgp reads {BUNDLE_FORMAT!r})")
+    return manifest
+
+
+def is_trained_bundle(directory) -> bool:
+    """Whether ``directory`` holds a readable manifest saying ``origin: "trained"``."""
+    try:
+        return _read_manifest(Path(directory)).get("origin") == ORIGIN
+    except BundleError:
+        return False
+
+
+def load_trained(directory, device: str | torch.device = "cpu") -> TrainedNetwork:
+    """Load and validate a trained bundle (manifest, sha256, tensor names/shapes/dtypes,
+    architecture) onto ``device``; raises :class:`~ditgp.numerics.BundleError` naming the
+    problem."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .dit import DiT
+    from .theory_net import TheoryNet
+
+    path = Path(directory)
+    manifest = _read_manifest(path)
+    mpath, wpath = path / MANIFEST, path / WEIGHTS
+    if manifest.get("origin") != ORIGIN:
+        raise BundleError(f"{mpath}: not a trained bundle (origin "
+                          f"{manifest.get('origin', 'constructed')!r})")
+    if not wpath.is_file():
+        raise BundleError(f"{wpath}: missing weights file")
+    try:
+        cfg = ModelConfig.from_dict(manifest["architecture"])
+        spec = GPSpec.from_dict(manifest["spec"])
+        t0, T = (float(v) for v in manifest["time_range"])
+        spec.schedule.check_time(t0, "time_range")
+        expected = manifest["weights"]["sha256"]
+        table = manifest["weights"]["tensors"]
+        if cfg.arch == "theory":
+            from ditgp.numerics.architecture import ArchConfig
+
+            model: torch.nn.Module = TheoryNet(ArchConfig.from_dict(
+                manifest["theory_architecture"]), cfg)
+        else:
+            model = DiT(cfg, spec)
+    except (KeyError, TypeError, ValueError, SpecError) as exc:
+        raise BundleError(f"{mpath}: corrupt manifest ({type(exc).__name__}: {exc})") from None
+    actual = _sha256(wpath)
+    if actual != expected:
+        raise BundleError(f"{wpath}: sha256 mismatch (manifest {str(expected)[:12]}…, "
+                          f"file {actual[:12]}…): the weights were modified or truncated")
+    try:
+        tensors = load_file(str(wpath))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BundleError(f"{wpath}: corrupt weights file ({exc})") from None
+    want = model.state_dict()
+    if set(tensors) != set(want) or set(table) != set(want):
+        missing = sorted(set(want) - set(tensors))[:3]
+        extra = sorted(set(tensors) - set(want))[:3]
+        raise BundleError(f"{wpath}: tensor names do not match the architecture "
+                          f"(missing {missing}, unexpected {extra})")
+    dtypes = {v.dtype for v in tensors.values() if v.is_floating_point()}
+    if len(dtypes) != 1:
+        raise BundleError(f"{wpath}: expected one floating dtype, found "
+                          f"{sorted(map(str, dtypes))}")
+    model = model.to(dtypes.pop())
+    for name, ref in model.state_dict().items():
+        got = tensors[name]
+        if tuple(got.shape) != tuple(ref.shape) or list(got.shape) != table[name]["shape"]:
+            raise BundleError(f"{wpath}: tensor {name!r} has shape {tuple(got.shape)}, "
+                              f"architecture expects {tuple(ref.shape)}")
+    model.load_state_dict(tensors, strict=True)
+    model = model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return TrainedNetwork(path, manifest, cfg, spec, model, _score_fn(model, spec, (t0, T)))
+
+
+def load_network(bundle_dir, device: str | torch.device = "cpu"
+                 ) -> tuple[Callable[[np.ndarray, float], np.ndarray], dict]:
+    """``(score_fn, manifest)`` for any bundle — trained (this module, run on ``device``) or
+    constructed (:func:`ditgp.numerics.load_bundle`, CPU).  ``score_fn(X, t)``: ``X``
+    ``(n, d, H)`` numpy, ``t`` a time the network serves → the network's score estimate,
+    float64 ``(n, d, H)``."""
+    if is_trained_bundle(bundle_dir):
+        net = load_trained(bundle_dir, device)
+        return net.score, net.manifest
+    b = load_bundle(bundle_dir)
+
+    def score(X, t):
+        X = np.asarray(X, dtype=np.float64)
+        return b.score(X, float(t))
+
+    return score, b.manifest
+
+
+# -- inspect / verify support ----------------------------------------------------------------
+
+
+def trained_info(directory, check: bool = False) -> dict[str, Any]:
+    """Summary of a trained bundle for ``ditgp inspect`` (``check``: re-measure the error)."""
+    net = load_trained(directory)
+    m = net.manifest
+    info = {
+        "bundle": str(net.path), "format": m["format"], "origin": ORIGIN,
+        "library_version": m.get("library", {}).get("version"),
+        "spec": net.spec.describe(), "architecture": m["architecture"],
+        "time_range": m["time_range"], "output": m.get("output"),
+        "layers": m["resources"]["L"], "heads": m["resources"]["M"],
+        "width": m["resources"]["D"], "params": m["resources"]["params"],
+        "measured": m.get("measured"), "metrics": m.get("metrics"),
+        "init_from": m.get("init_from"),
+        "sha256": m["weights"]["sha256"], "valid": True,
+    }
+    if check:
+        meas = m["measured"]
+        again = measure_score_error(net.score, net.spec, meas["t"], meas["n"], meas["seed"])
+        info["rechecked_rel_error"] = again["rel_error"]
+    return info
+
+
+def trained_info_lines(info: dict[str, Any]) -> list[str]:
+    a = info["architecture"]
+    meas = info.get("measured") or {}
+    lines = [
+        f"bundle     {info['bundle']} ({info['format']}, ditgp {info['library_version']}) "
+        "— valid, trained network",
+        f"spec       {info['spec']}",
+        f"network    {a['arch']}: {a['attention']} attention, {a['pos_emb']} positions, "
+        f"mlp_ratio {a['mlp_ratio']:g}; output {info['output']}; "
+        f"t in [{info['time_range'][0]:g}, {info['time_range'][1]:g}]",
+        f"resources  D={info['width']} L={info['layers']} M={info['heads']} "
+        f"params={info['params']}",
+    ]
+    if meas:
+        pairs = ", ".join(f"t={t:g}: {e:.3g} (baseline {b:.3g})" for t, e, b in
+                          zip(meas["t"], meas["rel_error"], meas["baseline_rel_error"],
+                              strict=True))
+        lines.append(f"error      relative score error vs exact: {pairs}")
+    if "rechecked_rel_error" in info:
+        lines.append("recheck    " + ", ".join(f"{e:.3g}" for e in info["rechecked_rel_error"]))
+    if info.get("init_from"):
+        lines.append(f"init from  {info['init_from']}")
+    return lines
+
+
+def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
+    return {"name": name, "passed": bool(passed), "detail": detail}
+
+
+def verify_trained(directory, seed: int = 0) -> dict[str, Any]:
+    """Checks of a trained bundle for ``ditgp verify --weights``: ``load`` (files, sha256,
+    tensor table, architecture), ``resources`` (the rebuilt module's D, L, M and parameter
+    count equal the manifest's), ``measured`` (the recorded score errors re-measured on the
+    recorded draws agree within ``MEASURE_RTOL``), ``score-vs-oracle`` (informative: the
+    error on fresh draws from ``seed`` is finite).  Same result shape as
+    :func:`ditgp.verify.weights.verify_bundle`."""
+    checks: list[dict[str, Any]] = []
+    out: dict[str, Any] = {"bundle": str(directory), "checks": checks, "passed": False,
+                           "origin": ORIGIN}
+    try:
+        net = load_trained(directory)
+    except BundleError as exc:
+        checks.append(_check("load", False, str(exc)))
+        return out
+    checks.append(_check("load", True, "manifest, weights and sha256 agree"))
+    m, model = net.manifest, net.model
+    res = m.get("resources", {})
+    if net.config.arch == "theory":
+        dims = (model.arch.width, model.arch.layers, model.arch.heads)
+    else:
+        dims = (net.config.width, net.config.depth, net.config.heads)
+    params = count_parameters(model, trainable_only=False)
+    ok = (res.get("D"), res.get("L"), res.get("M"), res.get("params")) == (*dims, params)
+    checks.append(_check("resources", ok, f"module D={dims[0]} L={dims[1]} M={dims[2]} "
+                                          f"params={params}; manifest D={res.get('D')} "
+                                          f"L={res.get('L')} M={res.get('M')} "
+                                          f"params={res.get('params')}"))
+    meas = m.get("measured") or {}
+    try:
+        again = measure_score_error(net.score, net.spec, meas["t"], meas["n"], meas["seed"])
+        rec = np.asarray(meas["rel_error"], dtype=np.float64)
+        got = np.asarray(again["rel_error"])
+        dev = float(np.max(np.abs(got - rec) / np.maximum(np.abs(rec), 1e-12)))
+        checks.append(_check("measured", dev <= MEASURE_RTOL,
+                             f"re-measured errors deviate from the recorded ones by "
+                             f"{dev:.3g} relative (allowed {MEASURE_RTOL:g})"))
+    except (KeyError, TypeError, ValueError) as exc:
+        checks.append(_check("measured", False, f"manifest 'measured' unusable ({exc})"))
+        again = None
+    t_fresh = [float(t) for t in (meas.get("t") or measure_t_grid(*m["time_range"]))]
+    fresh = measure_score_error(net.score, net.spec, t_fresh, MEASURE_SAMPLES, seed)
+    worst = max(fresh["rel_error"])
+    checks.append(_check("score-vs-oracle", bool(np.isfinite(worst)),
+                         "relative score error on fresh draws: " + ", ".join(
+                             f"t={t:g}: {e:.3g}" for t, e in zip(fresh["t"], fresh["rel_error"],
+                                                                 strict=True))))
+    out["passed"] = all(c["passed"] for c in checks)
+    out["error"] = float(worst) if np.isfinite(worst) else None
+    return out
