@@ -27,7 +27,18 @@ from ditgp.theory.iterations import a_t_extremes
 from ditgp.theory.process import bayes_floor as _theory_bayes_floor
 from ditgp.theory.spec import GPSpec
 
-__all__ = ["Oracle", "exact_score", "dense_score", "dense_covariance", "vec", "unvec"]
+__all__ = ["Oracle", "exact_score", "dense_score", "dense_covariance", "vec", "unvec",
+           "oracle_for", "select_method", "METHODS", "AUTO_SWITCH_H", "AUTO_CACHED_MAX_H"]
+
+#: ``method`` values of :func:`exact_score` / :func:`oracle_for`.
+METHODS = ("auto", "eig", "fft")
+#: ``method="auto"`` uses the FFT path (:mod:`ditgp.numerics.fft_oracle`) from this ``H`` on.
+#: Measured (batch 64, d=8, Laplace, 2 shared cores; docs/long-sequences.md): the eig path's
+#: cold start (``O(H³)`` eigh) already costs more than an FFT solve at H≈512, and its cached
+#: solves stay faster only up to H≈4096.
+AUTO_SWITCH_H = 1024
+#: ...unless the eigen oracle of the spec is already cached and ``H`` is at most this.
+AUTO_CACHED_MAX_H = 4096
 
 _CACHE: OrderedDict[str, Oracle] = OrderedDict()
 _CACHE_SIZE = 16
@@ -223,8 +234,39 @@ class Oracle:
         return -0.5 * (quad + logdet + self.d * self.H * math.log(2 * math.pi))
 
 
-def exact_score(spec: GPSpec, X, t):
+def select_method(spec: GPSpec, method: str = "auto") -> str:
+    """``"eig"`` or ``"fft"`` for ``spec``: ``method`` itself unless ``"auto"``, which picks
+    the eigen oracle for ``H < AUTO_SWITCH_H`` (or when it is cached and
+    ``H ≤ AUTO_CACHED_MAX_H``) and the FFT path otherwise."""
+    if method not in METHODS:
+        raise SpecError("method", method, "one of " + ", ".join(METHODS))
+    if method != "auto":
+        return method
+    if spec.H < AUTO_SWITCH_H:
+        return "eig"
+    if spec.H <= AUTO_CACHED_MAX_H:
+        with _LOCK:
+            if spec.to_json(indent=None) in _CACHE:
+                return "eig"
+    return "fft"
+
+
+def oracle_for(spec: GPSpec, method: str = "auto"):
+    """The cached oracle of ``spec`` for ``method`` (:class:`Oracle` or
+    :class:`~ditgp.numerics.fft_oracle.FFTOracle`; both have ``score``, ``solve``,
+    ``sample``, ``bayes_floor``, ``log_density``)."""
+    if select_method(spec, method) == "eig":
+        return Oracle.for_spec(spec)
+    from .fft_oracle import FFTOracle
+
+    return FFTOracle.for_spec(spec)
+
+
+def exact_score(spec: GPSpec, X, t, method: str = "auto"):
     """``s(X, t)`` for ``X`` of shape ``(n, d, H)`` (numpy or torch) and ``t`` scalar or ``(n,)``.
+
+    ``method``: ``"eig"`` (cached eigendecompositions), ``"fft"`` (Toeplitz CG, certified
+    relative error ``1e-10`` per sequence) or ``"auto"`` (:func:`select_method`).
 
     >>> import numpy as np, ditgp
     >>> spec = ditgp.GPSpec(ditgp.kernel("laplace", ell=2.0), H=4, d=2)
@@ -232,7 +274,7 @@ def exact_score(spec: GPSpec, X, t):
     >>> exact_score(spec, X, 0.5).shape
     (1, 2, 4)
     """
-    return Oracle.for_spec(spec).score(X, t)
+    return oracle_for(spec, method).score(X, t)
 
 
 def dense_covariance(spec: GPSpec, t) -> np.ndarray:
