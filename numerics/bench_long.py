@@ -1,7 +1,8 @@
 """``ditgp bench long``: the FFT path at long ``H`` against the baselines, measured side by side.
 
 Per kernel and ``H`` (batch ``n``, ``d`` channels, time ``t``): the FFT path's cold solve
-(oracle built from scratch: kernel column, rigorous bounds, symbols) and warm solve (cached),
+(oracle built from scratch: kernel column, rigorous bounds, symbols, the Gohberg–Semencul
+generator at ``t``) and warm solve (cached), plain CG from zero (no generator),
 its CG iterations and certified relative error; the eigen oracle cold and warm (up to
 ``eig_max_H``); Levinson (``scipy.linalg.solve_toeplitz``, ``O(H²)`` per row — timed on
 ``levinson_rows`` rows and scaled to ``n·d``, said so in the row); a dense Cholesky of the
@@ -89,6 +90,9 @@ def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] 
             fft = FFTOracle(spec)
             res, warm = _timed(lambda: fft.solve_certified(X, t, rtol))  # noqa: B023
             _, one = _timed(lambda: fft.solve_certified(X[:1], t, rtol))  # noqa: B023
+            cg, cg_s = _timed(lambda: fft.solve_certified(X, t, rtol,  # noqa: B023
+                                                          use_generator=False))
+            row.update(fft_cg_only_s=cg_s, cg_iterations=int(cg.iterations.max()))
             row.update(fft_cold_s=cold, fft_warm_s=warm, fft_one_sequence_s=one,
                        iterations=int(res.iterations.max()),
                        certified_rel_error=float(res.rel_error_bound.max()), met=res.met)
@@ -173,7 +177,7 @@ def run_cli(args) -> int:
           f"rtol {res['rtol']:g} ({res['note']})")
     print(f"{'kernel':28s} {'H':>6} {'fft cold':>9} {'warm':>8} {'1 seq':>7} {'its':>4} "
           f"{'cert.rel':>9} {'eig cold':>9} {'×':>7} {'eig warm':>9} {'×':>6} {'Levinson':>9} "
-          f"{'×':>7} {'dense':>8} {'sample':>7}")
+          f"{'×':>7} {'dense':>8} {'sample':>7} {'CG only':>8} {'its':>4}")
 
     def f(r, key, fmt="{:9.3f}"):
         v = r.get(key)
@@ -185,7 +189,7 @@ def run_cli(args) -> int:
               f"{f(r, 'eig_cold_s')} {f(r, 'ratio_eig_cold', '{:7.1f}')} {f(r, 'eig_warm_s')} "
               f"{f(r, 'ratio_eig_warm', '{:6.2f}')} {f(r, 'levinson_s')} "
               f"{f(r, 'ratio_levinson', '{:7.1f}')} {f(r, 'dense_cholesky_s', '{:8.2f}')} "
-              f"{r['sample_s']:7.3f}")
+              f"{r['sample_s']:7.3f} {r['fft_cg_only_s']:8.3f} {r['cg_iterations']:>4}")
     for k, e in res["exponents"].items():
         parts = [f"{key} {v:.2f}" for key, v in e.items() if v is not None]
         print(f"growth exponent of time in H ({k}): " + ", ".join(parts))

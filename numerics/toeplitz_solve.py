@@ -204,6 +204,14 @@ class ToeplitzShiftSolver:
 
         its = np.zeros(R, dtype=np.int64)
         Y = y0
+        if Y is not None:  # a good initial guess (e.g. Gohberg–Semencul) may certify at once
+            Y = np.array(Y, dtype=np.float64)
+            res = _rownorm(B - self.apply(Y, a, s))
+            bound = (res + self.rounding(Y, B, a, s)) / lo
+            ok = bound <= np.maximum(rtol * _rownorm(Y), atol)
+            if np.all(ok):
+                return CGResult(y=Y, error_bound=bound, residual=res, iterations=its, lam_lo=lo,
+                                met=True)
         for _ in range(2):
             Y, k = pcg(apply_T, apply_M, B, target, y0=Y, maxiter=maxiter)
             its += k

@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 import pytest
-from ditgp.cli import main
 from ditgp.numerics.fft_oracle import lanczos_spectrum
 from ditgp.theory.derive import DENSE_MAX_H, dense_spectrum, derive
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec, Spatial
+
+from ditgp.cli import main
 
 
 def test_lanczos_provider_matches_dense():
