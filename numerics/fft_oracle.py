@@ -61,14 +61,15 @@ _LOCK = threading.Lock()
 def fft_memory_bytes(n: int, d: int, H: int) -> int:
     """Peak memory (bytes, estimate) of :meth:`FFTOracle.score` on ``(n, d, H)``.
 
-    Input and output ``2·8ndH``, plus CG's working set (seven ``rows × H`` float64 arrays
-    over a chunk of at most ``ROW_CHUNK_ELEMENTS/H`` rows), plus FFT buffers
-    (``CHUNK_ELEMENTS`` complex of length ``≈ 2H``), plus ``O(H)`` symbols.  Linear in
-    ``n·d·H``: never ``H²``.
+    Four full ``n·d·H`` float64 arrays (input, its eigenbasis copy, the solution rows, the
+    output), plus the working set of one chunk of at most ``ROW_CHUNK_ELEMENTS/H`` rows:
+    CG's seven real arrays and the Gohberg–Semencul products' complex spectra of length
+    ``≈ H`` (about sixteen real arrays' worth in all), plus FFT buffers and ``O(dH)``
+    symbols.  Linear in ``n·d·H``: never ``H²``.
     """
     rows = n * d
     chunk_rows = max(1, min(rows, ROW_CHUNK_ELEMENTS // max(H, 1)))
-    return int(8 * (2 * rows * H + 7 * chunk_rows * H + 4 * CHUNK_ELEMENTS + 16 * H))
+    return int(8 * (4 * rows * H + 16 * chunk_rows * H + 4 * CHUNK_ELEMENTS + 8 * d * H))
 
 
 def eig_memory_bytes(d: int, H: int) -> int:
