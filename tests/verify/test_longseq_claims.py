@@ -80,3 +80,9 @@ def test_logdet_just_outside_fails():
     c = claim("slq-logdet")
     out = c.check(inp)
     assert c.check(inp, logdet_fn=lambda e, se: e + 2 * out.rhs).margin < 0
+
+
+@settings(max_examples=4, deadline=None, derandomize=True, database=None)
+@given(inp=inputs())
+def test_certificate_property(inp):
+    assert claim("fft-certificate").check(inp).margin >= 0
