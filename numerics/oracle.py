@@ -28,17 +28,16 @@ from ditgp.theory.process import bayes_floor as _theory_bayes_floor
 from ditgp.theory.spec import GPSpec
 
 __all__ = ["Oracle", "exact_score", "dense_score", "dense_covariance", "vec", "unvec",
-           "oracle_for", "select_method", "METHODS", "AUTO_SWITCH_H", "AUTO_CACHED_MAX_H"]
+           "oracle_for", "select_method", "METHODS", "AUTO_SWITCH_H"]
 
 #: ``method`` values of :func:`exact_score` / :func:`oracle_for`.
 METHODS = ("auto", "eig", "fft")
 #: ``method="auto"`` uses the FFT path (:mod:`ditgp.numerics.fft_oracle`) from this ``H`` on.
-#: Measured (batch 64, d=8, Laplace, 2 shared cores; docs/long-sequences.md): the eig path's
-#: cold start (``O(H³)`` eigh) already costs more than an FFT solve at H≈512, and its cached
-#: solves stay faster only up to H≈4096.
+#: Measured by ``ditgp bench long`` (batch 64, d=8, Laplace and power law, shared 2-core CPU;
+#: docs/long-sequences.md): the eig path's cold start (``O(H³)`` eigh) costs 18–33× an FFT
+#: solve at H=1024 and 66–149× at H=4096; at H=1024 its cached solves take 0.8–1.1× the
+#: time of the FFT path's cached ones, and 2.7–4.2× longer at H=4096.
 AUTO_SWITCH_H = 1024
-#: ...unless the eigen oracle of the spec is already cached and ``H`` is at most this.
-AUTO_CACHED_MAX_H = 4096
 
 _CACHE: OrderedDict[str, Oracle] = OrderedDict()
 _CACHE_SIZE = 16
@@ -236,19 +235,12 @@ class Oracle:
 
 def select_method(spec: GPSpec, method: str = "auto") -> str:
     """``"eig"`` or ``"fft"`` for ``spec``: ``method`` itself unless ``"auto"``, which picks
-    the eigen oracle for ``H < AUTO_SWITCH_H`` (or when it is cached and
-    ``H ≤ AUTO_CACHED_MAX_H``) and the FFT path otherwise."""
+    the eigen oracle for ``H < AUTO_SWITCH_H`` and the FFT path otherwise."""
     if method not in METHODS:
         raise SpecError("method", method, "one of " + ", ".join(METHODS))
     if method != "auto":
         return method
-    if spec.H < AUTO_SWITCH_H:
-        return "eig"
-    if spec.H <= AUTO_CACHED_MAX_H:
-        with _LOCK:
-            if spec.to_json(indent=None) in _CACHE:
-                return "eig"
-    return "fft"
+    return "eig" if spec.H < AUTO_SWITCH_H else "fft"
 
 
 def oracle_for(spec: GPSpec, method: str = "auto"):
