@@ -3,6 +3,7 @@
 Public API (re-exported explicitly):
 
 * :func:`exact_score`, :class:`Oracle`, :func:`dense_score` (test oracle), :func:`toeplitz_matmul`
+* long sequences: :class:`FFTOracle`, :func:`oracle_for` (``method`` auto/eig/fft)
 * reference iterations :func:`gd_iterates`, :func:`chebyshev_iterates`
 * the architecture family :class:`ArchConfig`, :class:`Transformer`, :class:`ChannelLayout`,
   :func:`preset`, ``PRESETS``
@@ -17,9 +18,10 @@ from __future__ import annotations
 from .architecture import PRESETS, ArchConfig, ForwardTrace, Transformer, preset
 from .bundle import Bundle, BundleCheck, BundleError, load_bundle, validate_bundle
 from .construct import Choices, Construction, IterationPlan, construct
+from .fft_oracle import FFTOracle
 from .iterations import chebyshev_iterates, gd_iterates
 from .layout import ChannelLayout
-from .oracle import Oracle, dense_score, exact_score
+from .oracle import Oracle, dense_score, exact_score, oracle_for
 from .toeplitz import toeplitz_matmul
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "ChannelLayout",
     "Choices",
     "Construction",
+    "FFTOracle",
     "ForwardTrace",
     "IterationPlan",
     "Oracle",
@@ -41,6 +44,7 @@ __all__ = [
     "exact_score",
     "gd_iterates",
     "load_bundle",
+    "oracle_for",
     "preset",
     "toeplitz_matmul",
     "validate_bundle",

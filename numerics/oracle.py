@@ -27,7 +27,17 @@ from ditgp.theory.iterations import a_t_extremes
 from ditgp.theory.process import bayes_floor as _theory_bayes_floor
 from ditgp.theory.spec import GPSpec
 
-__all__ = ["Oracle", "exact_score", "dense_score", "dense_covariance", "vec", "unvec"]
+__all__ = ["Oracle", "exact_score", "dense_score", "dense_covariance", "vec", "unvec",
+           "oracle_for", "select_method", "METHODS", "AUTO_SWITCH_H"]
+
+#: ``method`` values of :func:`exact_score` / :func:`oracle_for`.
+METHODS = ("auto", "eig", "fft")
+#: ``method="auto"`` uses the FFT path (:mod:`ditgp.numerics.fft_oracle`) from this ``H`` on.
+#: Measured by ``ditgp bench long`` (batch 64, d=8, Laplace and power law, shared 2-core CPU;
+#: docs/long-sequences.md): the eig path's cold start (``O(H³)`` eigh) costs 18–33× an FFT
+#: solve at H=1024 and 66–149× at H=4096; at H=1024 its cached solves take 0.8–1.1× the
+#: time of the FFT path's cached ones, and 2.7–4.2× longer at H=4096.
+AUTO_SWITCH_H = 1024
 
 _CACHE: OrderedDict[str, Oracle] = OrderedDict()
 _CACHE_SIZE = 16
@@ -240,8 +250,32 @@ class Oracle:
         return -0.5 * (quad + logdet + self.d * self.H * math.log(2 * math.pi))
 
 
-def exact_score(spec: GPSpec, X, t):
+def select_method(spec: GPSpec, method: str = "auto") -> str:
+    """``"eig"`` or ``"fft"`` for ``spec``: ``method`` itself unless ``"auto"``, which picks
+    the eigen oracle for ``H < AUTO_SWITCH_H`` and the FFT path otherwise."""
+    if method not in METHODS:
+        raise SpecError("method", method, "one of " + ", ".join(METHODS))
+    if method != "auto":
+        return method
+    return "eig" if spec.H < AUTO_SWITCH_H else "fft"
+
+
+def oracle_for(spec: GPSpec, method: str = "auto"):
+    """The cached oracle of ``spec`` for ``method`` (:class:`Oracle` or
+    :class:`~ditgp.numerics.fft_oracle.FFTOracle`; both have ``score``, ``solve``,
+    ``sample``, ``bayes_floor``, ``log_density``)."""
+    if select_method(spec, method) == "eig":
+        return Oracle.for_spec(spec)
+    from .fft_oracle import FFTOracle
+
+    return FFTOracle.for_spec(spec)
+
+
+def exact_score(spec: GPSpec, X, t, method: str = "auto"):
     """``s(X, t)`` for ``X`` of shape ``(n, d, H)`` (numpy or torch) and ``t`` scalar or ``(n,)``.
+
+    ``method``: ``"eig"`` (cached eigendecompositions), ``"fft"`` (Toeplitz CG, certified
+    relative error ``1e-10`` per sequence) or ``"auto"`` (:func:`select_method`).
 
     >>> import numpy as np, ditgp
     >>> spec = ditgp.GPSpec(ditgp.kernel("laplace", ell=2.0), H=4, d=2)
@@ -251,7 +285,7 @@ def exact_score(spec: GPSpec, X, t):
     """
     if not isinstance(spec, GPSpec):
         raise SpecError("spec", spec, "a GPSpec")
-    return Oracle.for_spec(spec).score(X, t)
+    return oracle_for(spec, method).score(X, t)
 
 
 def dense_covariance(spec: GPSpec, t) -> np.ndarray:

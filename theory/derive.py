@@ -9,6 +9,7 @@ the network resources they imply — into one :class:`Derivation`, rendered as a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,28 @@ from ditgp.theory.spec import GPSpec
 from ditgp.theory.spectral import eigenvalue_bounds, symbol
 from ditgp.theory.truncation import tail_bound, truncation_keeps_pd, window, window_asymptotic
 
-__all__ = ["Derivation", "derive"]
+__all__ = ["Derivation", "derive", "DENSE_MAX_H", "SpectrumProvider", "dense_spectrum"]
+
+#: Above this ``H`` derive never forms the ``H × H`` matrix ``Γ``: the exact extreme
+#: eigenvalues and the Bayes floor come from a :data:`SpectrumProvider` (the CLI passes the
+#: FFT/Lanczos one of ``ditgp.numerics``) or are left out with a note.
+DENSE_MAX_H = 4096
+
+#: ``provider(spec, t) -> dict`` with keys ``lambda_min``, ``lambda_max`` (estimates of the
+#: exact extremes of ``Γ_H``), ``radius_min``, ``radius_max`` (an eigenvalue lies within
+#: them), ``method``, ``bayes_floor``, ``bayes_floor_error_bound``, ``bayes_floor_method``.
+SpectrumProvider = Callable[[GPSpec, float], dict[str, Any]]
+
+
+def dense_spectrum(spec: GPSpec, t: float) -> dict[str, Any]:
+    """The :data:`SpectrumProvider` by a dense eigensolve of ``Γ`` (``O(H³)``, ``H²`` memory)."""
+    lam = np.linalg.eigvalsh(spec.Gamma)
+    mu = np.linalg.eigvalsh(spec.Sigma)
+    a2, s2 = float(spec.schedule.alpha2(t)), float(spec.schedule.sigma2(t))
+    return {"lambda_min": float(lam[0]), "lambda_max": float(lam[-1]), "radius_min": 0.0,
+            "radius_max": 0.0, "method": "eigvalsh (dense Γ)",
+            "bayes_floor": process.bayes_floor(lam, mu, a2, s2),
+            "bayes_floor_error_bound": 0.0, "bayes_floor_method": "all eigenvalues"}
 
 
 @dataclass(frozen=True)
@@ -92,11 +114,14 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def derive(spec: GPSpec, t: float, eps: float) -> Derivation:
+def derive(spec: GPSpec, t: float, eps: float, spectrum: SpectrumProvider | None = None
+           ) -> Derivation:
     """Derive the score, iterations, bounds, window and resources for ``spec`` at ``t``.
 
     ``eps`` is the target relative error of the unrolled score and the tail level of the
-    truncation window.
+    truncation window.  ``spectrum`` supplies the exact extremes of ``Γ_H`` and the Bayes
+    floor; by default a dense eigensolve for ``H ≤ DENSE_MAX_H`` and nothing above (the
+    fields are ``None`` with a note) — ``Γ`` is never formed above ``DENSE_MAX_H``.
     """
     require(isinstance(spec, GPSpec), "spec", spec, "a GPSpec")
     t_arr = spec.schedule.check_time(t)
@@ -112,7 +137,15 @@ def derive(spec: GPSpec, t: float, eps: float) -> Derivation:
 
     bounds = eigenvalue_bounds(kern, spec.H)
     mu = np.linalg.eigvalsh(spec.Sigma)
-    lam_exact = np.linalg.eigvalsh(spec.Gamma)
+    if spectrum is not None:
+        exact = spectrum(spec, t)
+    elif spec.H <= DENSE_MAX_H:
+        exact = dense_spectrum(spec, t)
+    else:
+        exact = {"lambda_min": None, "lambda_max": None, "radius_min": None, "radius_max": None,
+                 "method": f"not computed: H={spec.H} > {DENSE_MAX_H} and no spectrum provider "
+                           "(the CLI uses Lanczos on the FFT operator)",
+                 "bayes_floor": None, "bayes_floor_error_bound": None, "bayes_floor_method": None}
     a_min, a_max = (float(v) for v in it.a_t_extremes(
         bounds.lower, bounds.upper, mu[0], mu[-1], alpha2, sigma2))
     kappa_t = a_max / a_min
@@ -151,8 +184,11 @@ def derive(spec: GPSpec, t: float, eps: float) -> Derivation:
             "method_lower": bounds.method_lower,
             "method_upper": bounds.method_upper,
             "note": bounds.note,
-            "exact_lambda_min": float(lam_exact[0]),
-            "exact_lambda_max": float(lam_exact[-1]),
+            "exact_lambda_min": exact["lambda_min"],
+            "exact_lambda_max": exact["lambda_max"],
+            "exact_radius_min": exact["radius_min"],
+            "exact_radius_max": exact["radius_max"],
+            "exact_method": exact["method"],
             "kappa_gamma_bound": _finite(bounds.upper / bounds.lower) if bounds.lower > 0 else None,
             "mu_min": float(mu[0]),
             "mu_max": float(mu[-1]),
@@ -196,7 +232,9 @@ def derive(spec: GPSpec, t: float, eps: float) -> Derivation:
             "matrix_form": "s(X, t) = -vec^{-1}((alpha_t^2 Gamma (x) Sigma + sigma_t^2 I)^{-1} vec X)",
             "matrix_form_latex": sp.latex(process.score_matrix_form()),
             "eigen_form": process.score_eigen_form(),
-            "bayes_floor": process.bayes_floor(lam_exact, mu, alpha2, sigma2),
+            "bayes_floor": exact["bayes_floor"],
+            "bayes_floor_error_bound": exact["bayes_floor_error_bound"],
+            "bayes_floor_method": exact["bayes_floor_method"],
             "bayes_floor_of": spec.d * spec.H,
         },
     }

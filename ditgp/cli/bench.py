@@ -37,7 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Cholesky solve, batch 64.  depth: layers to eps=1e-6, "
                                    "Chebyshev vs GD across κ; heads compact vs paper across "
                                    "windows.")
-    p.add_argument("which", choices=("oracle", "depth", "device", "train"), help="which benchmark")
+    p.add_argument("which", choices=("oracle", "depth", "device", "train", "long"),
+                   help="which benchmark")
+    p.add_argument("--lengths", default="1024,4096,16384,65536",
+                   help="long: sequence lengths H (default: 1024,4096,16384,65536)")
+    p.add_argument("--kernels", default="laplace,power-law",
+                   help="long: kernels (default: laplace,power-law)")
+    p.add_argument("--d", type=int, default=8, help="long: channels d (default: 8)")
     p.add_argument("--sizes", default="256x8,512x16",
                    help="oracle: HxD pairs (default: 256x8,512x16)")
     p.add_argument("--batch", type=int, default=64, help="oracle: batch size (default: 64)")
@@ -60,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.which == "train":
         return _run_train(args)
+    if args.which == "long":
+        from ditgp.numerics.bench_long import run_cli
+
+        return run_cli(args)
     if args.which == "device":
         import torch
 

@@ -17,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, metavar="BUNDLE",
                    help="score with a network (trained or constructed bundle) instead of the "
                         "exact oracle; the spec comes from the bundle")
+    p.add_argument("--method", choices=("auto", "eig", "fft"), default="auto",
+                   help="exact score: eig (cached eigendecompositions), fft (Toeplitz CG with a "
+                        "certified relative error 1e-10 per sequence, O(dH log H)) or auto "
+                        "(default: eig below H=1024, fft above)")
     p.set_defaults(run=run)
 
 
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     X = X.astype(np.float64)
     if not np.all(np.isfinite(X)):
         raise SpecError("--input", args.input, "finite values")
-    S = exact_score(spec, X, args.t) if net is None else net(X, args.t)
+    S = exact_score(spec, X, args.t, method=args.method) if net is None else net(X, args.t)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)

@@ -1,0 +1,198 @@
+"""``ditgp bench long``: the FFT path at long ``H`` against the baselines, measured side by side.
+
+Per kernel and ``H`` (batch ``n``, ``d`` channels, time ``t``): the FFT path's cold solve
+(oracle built from scratch: kernel column, rigorous bounds, symbols, the Gohberg–Semencul
+generator at ``t``) and warm solve (cached), plain CG from zero (no generator),
+its CG iterations and certified relative error; the eigen oracle cold and warm (up to
+``eig_max_H``); Levinson (``scipy.linalg.solve_toeplitz``, ``O(H²)`` per row — timed on
+``levinson_rows`` rows and scaled to ``n·d``, said so in the row); a dense Cholesky of the
+``dH × dH`` ``A_t`` (up to ``dense_max_dH``); GPyTorch's ``linear_operator`` Kronecker path
+when it is installed (optional, never required); sampling time.  Growth exponents are
+least-squares slopes of ``log time`` against ``log H``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["bench_long", "DEFAULT_LENGTHS", "DEFAULT_KERNELS"]
+
+DEFAULT_LENGTHS = (1024, 4096, 16384, 65536)
+DEFAULT_KERNELS = ("laplace", "power-law")
+_KERNEL_PARAMS = {"laplace": {"ell": 4.0}, "power-law": {"ell": 1.0, "nu": 1.5}}
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def _slope(xs, ys) -> float | None:
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys, strict=True) if y and y > 0]
+    if len(pts) < 2:
+        return None
+    a = np.array(pts)
+    return float(np.polyfit(a[:, 0], a[:, 1], 1)[0])
+
+
+def _gpytorch(spec, X, t):  # pragma: no cover - optional peer, not installed in CI
+    try:
+        import torch
+        from linear_operator.operators import (
+            DenseLinearOperator,
+            KroneckerProductLinearOperator,
+        )
+    except ImportError:
+        return None
+    if spec.H > 4096:
+        return None
+    a2, s2 = float(spec.schedule.alpha2(t)), float(spec.schedule.sigma2(t))
+    G = torch.as_tensor(spec.Gamma)
+    S = torch.as_tensor(spec.Sigma)
+    K = KroneckerProductLinearOperator(DenseLinearOperator(G), DenseLinearOperator(S)) * a2
+    A = K.add_diagonal(torch.tensor(s2, dtype=torch.float64))
+    rhs = torch.as_tensor(np.swapaxes(X, 1, 2).reshape(X.shape[0], -1).T)
+    _, sec = _timed(lambda: A.solve(rhs))
+    return sec
+
+
+def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] = DEFAULT_KERNELS,
+               batch: int = 64, d: int = 8, t: float = 0.1, rtol: float = 1e-10,
+               eig_max_H: int = 4096, levinson_max_H: int = 16384, levinson_rows: int = 8,
+               dense_max_dH: int = 8192, progress: bool = False) -> dict[str, Any]:
+    """Run the benchmark; returns ``{"rows": [...], "exponents": {...}, ...}`` (no printing)."""
+    import scipy.linalg
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec, Spatial
+    from ditgp.theory.spectral import eigenvalue_bounds
+
+    from .bench import _progress
+    from .fft_oracle import FFTOracle
+    from .oracle import Oracle, dense_covariance, vec
+
+    lengths, kernels = [int(h) for h in lengths], list(kernels)
+    rows: list[dict[str, Any]] = []
+    for kname in kernels:
+        k = kernel(kname, **_KERNEL_PARAMS.get(kname, {}))
+        eigenvalue_bounds(k)  # H-independent part of the bounds (cached), not a per-H cost
+        for H in _progress(lengths, f"bench long {kname}", progress):
+            spec = GPSpec(k, H=H, d=d, spatial=Spatial("ar", rho=0.5))
+            row: dict[str, Any] = {"kernel": k.describe(), "H": H, "d": d, "batch": batch}
+            FFTOracle.clear_cache()
+            X = np.random.default_rng(H).standard_normal((batch, d, H))
+            res, cold = _timed(lambda: FFTOracle(spec).solve_certified(X, t, rtol))  # noqa: B023
+            fft = FFTOracle(spec)
+            res, warm = _timed(lambda: fft.solve_certified(X, t, rtol))  # noqa: B023
+            _, one = _timed(lambda: fft.solve_certified(X[:1], t, rtol))  # noqa: B023
+            cg, cg_s = _timed(lambda: fft.solve_certified(X, t, rtol,  # noqa: B023
+                                                          use_generator=False))
+            row.update(fft_cg_only_s=cg_s, cg_iterations=int(cg.iterations.max()))
+            row.update(fft_cold_s=cold, fft_warm_s=warm, fft_one_sequence_s=one,
+                       iterations=int(res.iterations.max()),
+                       certified_rel_error=float(res.rel_error_bound.max()), met=res.met)
+            _, samp_cold = _timed(lambda: fft.sample(batch, seed=0))  # noqa: B023
+            _, samp = _timed(lambda: fft.sample(batch, seed=1))  # noqa: B023
+            row.update(sample_cold_s=samp_cold, sample_s=samp)
+            if H <= eig_max_H:
+                o, eig_cold = _timed(lambda: Oracle(spec))  # noqa: B023
+                S_eig, sec = _timed(lambda: o.score(X, t))  # noqa: B023
+                _, eig_warm = _timed(lambda: o.score(X, t))  # noqa: B023
+                row.update(eig_cold_s=eig_cold + sec, eig_warm_s=eig_warm,
+                           ratio_eig_cold=(eig_cold + sec) / cold, ratio_eig_warm=eig_warm / warm,
+                           max_rel_diff_eig=float(np.max(
+                               np.linalg.norm(-S_eig - res.V, axis=(1, 2))
+                               / np.linalg.norm(S_eig, axis=(1, 2)))))
+            if H <= levinson_max_H:
+                g = fft.gamma
+                a2, s2 = float(spec.schedule.alpha2(t)), float(spec.schedule.sigma2(t))
+                Y = np.einsum("ji,njh->nih", fft.U_Sigma, X).reshape(-1, H)
+                m = min(levinson_rows, Y.shape[0])
+                col = [a2 * fft.mu[i % d] * g + s2 * (np.arange(H) == 0) for i in range(m)]
+                def levinson(col=col, Y=Y, m=m):
+                    return [scipy.linalg.solve_toeplitz(col[i], Y[i]) for i in range(m)]
+
+                _, lev = _timed(levinson)
+                lev *= Y.shape[0] / m
+                row.update(levinson_s=lev, levinson_rows_timed=m, ratio_levinson=lev / warm)
+            if d * H <= dense_max_dH:
+                def dense(spec=spec, X=X):
+                    c = scipy.linalg.cho_factor(dense_covariance(spec, t), overwrite_a=True,
+                                                check_finite=False)
+                    return scipy.linalg.cho_solve(c, vec(X).T, check_finite=False)
+
+                _, den = _timed(dense)
+                row.update(dense_cholesky_s=den, ratio_dense=den / cold)
+            gp = _gpytorch(spec, X, t)
+            if gp is not None:
+                row.update(gpytorch_s=gp, ratio_gpytorch=gp / warm)
+            rows.append(row)
+    exponents = {}
+    for kname in kernels:
+        mine = [r for r in rows if r["kernel"].startswith(kname)]
+        hs = [r["H"] for r in mine]
+        exponents[kname] = {key: _slope(hs, [r.get(key) for r in mine])
+                            for key in ("fft_warm_s", "fft_cold_s", "sample_s", "eig_cold_s")}
+    return {"t": t, "rtol": rtol, "batch": batch, "d": d, "rows": rows, "exponents": exponents,
+            "note": "times on a shared 2-core CPU; Levinson timed on a subset of rows and "
+                    "scaled linearly to n·d"}
+
+
+def _ints(flag: str, text: str) -> list[int]:
+    from ditgp.theory.errors import SpecError
+
+    try:
+        out = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise SpecError(flag, text, "comma-separated positive integers") from None
+    if not out or min(out) < 2:
+        raise SpecError(flag, text, "comma-separated integers ≥ 2")
+    return out
+
+
+def run_cli(args) -> int:
+    """Print ``bench_long`` for ``ditgp bench long`` (``--lengths``, ``--kernels``, ``--batch``,
+    ``--d``, ``--json``)."""
+    from ditgp.theory.errors import SpecError
+
+    lengths = _ints("--lengths", args.lengths)
+    kernels = [k for k in args.kernels.split(",") if k]
+    for k in kernels:
+        if k not in _KERNEL_PARAMS:
+            raise SpecError("--kernels", k, "a comma-separated subset of " + ",".join(_KERNEL_PARAMS))
+    if args.batch < 1 or args.d < 1:
+        raise SpecError("--batch/--d", (args.batch, args.d), "positive integers")
+    res = bench_long(lengths, kernels, batch=args.batch, d=args.d, progress=True)
+    if args.json:
+        from ditgp.cli.common import emit_json
+
+        emit_json(res)
+        return 0
+    print(f"long sequences: batch {res['batch']}, d={res['d']}, t={res['t']:g}, certified "
+          f"rtol {res['rtol']:g} ({res['note']})")
+    print(f"{'kernel':28s} {'H':>6} {'fft cold':>9} {'warm':>8} {'1 seq':>7} {'its':>4} "
+          f"{'cert.rel':>9} {'eig cold':>9} {'×':>7} {'eig warm':>9} {'×':>6} {'Levinson':>9} "
+          f"{'×':>7} {'dense':>8} {'sample':>7} {'CG only':>8} {'its':>4}")
+
+    def f(r, key, fmt="{:9.3f}"):
+        v = r.get(key)
+        return fmt.format(v) if v is not None else " " * (len(fmt.format(0.0)) - 1) + "-"
+
+    for r in res["rows"]:
+        print(f"{r['kernel'][:28]:28s} {r['H']:>6} {r['fft_cold_s']:9.3f} {r['fft_warm_s']:8.3f} "
+              f"{r['fft_one_sequence_s']:7.3f} {r['iterations']:>4} {r['certified_rel_error']:9.1e} "
+              f"{f(r, 'eig_cold_s')} {f(r, 'ratio_eig_cold', '{:7.1f}')} {f(r, 'eig_warm_s')} "
+              f"{f(r, 'ratio_eig_warm', '{:6.2f}')} {f(r, 'levinson_s')} "
+              f"{f(r, 'ratio_levinson', '{:7.1f}')} {f(r, 'dense_cholesky_s', '{:8.2f}')} "
+              f"{r['sample_s']:7.3f} {r['fft_cg_only_s']:8.3f} {r['cg_iterations']:>4}")
+    for k, e in res["exponents"].items():
+        parts = [f"{key} {v:.2f}" for key, v in e.items() if v is not None]
+        print(f"growth exponent of time in H ({k}): " + ", ".join(parts))
+    print("(seconds; × = baseline time / FFT time measured in this run: eig cold vs fft cold, "
+          "eig warm vs fft warm, Levinson vs fft warm)")
+    return 0
