@@ -8,7 +8,7 @@ hypothesis strategy of inputs, a few deterministic example inputs and a ``check(
 solver, the bound, the embedding spectrum, the log-determinant) so tests can feed a wrong
 implementation just above the tolerance and watch the check fail.
 
-This module does not touch :mod:`ditgp.verify.claims`' registry.
+They are registered as claims 14-18 by :mod:`ditgp.verify.claims.fft`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec, Spatial
 from ditgp.verify import strategies as ds
 from ditgp.verify import tolerances as tol
-from ditgp.verify.claims import Outcome, TimedDraw
+from ditgp.verify.claims.base import Outcome, TimedDraw
 from hypothesis import strategies as st
 
 __all__ = ["LongClaim", "CLAIMS", "claim", "check_fft_equals_eig", "check_certificate",

@@ -1,6 +1,7 @@
 """The registry of theory claims, each a property test with a margin.
 
 One module per subject: :mod:`.iterations` (claims 1-3), :mod:`.spectra` (4, 5, 8, 10),
+:mod:`.fft` (14-18, the long-sequence FFT path),
 :mod:`.constructions` (6, 7, 12, 13), :mod:`.statistics` (9, 11); :mod:`.base` holds the shared
 values, :mod:`.registry` collects every subject's claims in one place and :mod:`.runner`
 runs one under hypothesis.

@@ -5,11 +5,11 @@ A new subject (e.g. trained-model claims) is a module with a ``CLAIMS`` list, ad
 
 from __future__ import annotations
 
-from ditgp.verify.claims import constructions, iterations, spectra, statistics
+from ditgp.verify.claims import constructions, fft, iterations, spectra, statistics
 from ditgp.verify.claims.base import Claim
 
 #: The subject modules whose ``CLAIMS`` make up the registry.
-SUBJECTS = (iterations, spectra, constructions, statistics)
+SUBJECTS = (iterations, spectra, constructions, statistics, fft)
 
 REGISTRY: dict[str, Claim] = {
     c.id: c for c in sorted((c for m in SUBJECTS for c in m.CLAIMS), key=lambda c: c.number)
@@ -30,7 +30,7 @@ def claim(key: str | int) -> Claim:
         return REGISTRY[key]
     from ditgp.theory.errors import SpecError
 
-    raise SpecError("claim", key, "one of " + ", ".join(REGISTRY) + " (or its number 1-12)")
+    raise SpecError("claim", key, "one of " + ", ".join(REGISTRY) + f" (or its number 1-{len(REGISTRY)})")
 
 
 def select(keys: str | list[str] | None) -> list[Claim]:
