@@ -90,7 +90,10 @@ def build_manifest(con) -> dict[str, Any]:
 
 
 def save_bundle(con, directory: str | Path) -> Path:
-    """Write the bundle atomically into ``directory`` (replacing an existing bundle there)."""
+    """Write the bundle into ``directory``: a new folder appears atomically (temporary folder +
+    ``os.replace``); in an existing bundle folder only the bundle's own files are replaced
+    (each atomically, weights first), so other files there (notes, reports) are kept.  Folder
+    and files get the usual permissions (``0777``/``0666`` less the umask)."""
     from safetensors.torch import save_file
 
     target = Path(directory).resolve()
@@ -100,6 +103,9 @@ def save_bundle(con, directory: str | Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700 whatever the umask
         save_file(_tensors(con.module), str(tmp / WEIGHTS), metadata={"format": BUNDLE_FORMAT})
         manifest = build_manifest(con)
         manifest["weights"]["sha256"] = _sha256(tmp / WEIGHTS)
@@ -108,13 +114,12 @@ def save_bundle(con, directory: str | Path) -> Path:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / "bundle")
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        if not target.exists():
+            os.replace(tmp, target)
+            return target
+        for name in (WEIGHTS, MANIFEST):  # the manifest last: it names the weights' hash
+            os.replace(tmp / name, target / name)
+        shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

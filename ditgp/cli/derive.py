@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ditgp.cli.common import add_spec_arguments, emit_json, spec_from_args
+from ditgp.cli.common import add_force_argument, add_spec_arguments, emit_json, spec_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="derive score, iterations, spectral bounds, window and resources for a spec",
         description="Print the derivation for one GP spec at time t and accuracy eps: kernel, "
         "decay class and validity certificate; spectral bounds and kappa_t; GD step, "
-        "contraction and steps; Chebyshev steps; truncation window; the score formula.",
+        "contraction and steps; Chebyshev steps; truncation window; the score formula. "
+        "The theory behind each line: docs/theory.md; flags: docs/cli.md.",
     )
     add_spec_arguments(p)
     p.add_argument("--eps", type=float, default=1e-6,
@@ -22,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--latex", action="store_true", help="print a LaTeX align block")
     p.add_argument("--list-kernels", action="store_true", help="list the kernel catalogue and exit")
+    add_force_argument(p)
     p.set_defaults(run=run)
 
 
@@ -33,9 +35,10 @@ def run(args: argparse.Namespace) -> int:
             params = ", ".join(f"{p.name} ({p.expected()})" for p in cls.parameters)
             print(f"{name:24s} {params}")
         return 0
+    from ditgp.numerics.budget import derive_estimate
     from ditgp.theory.derive import derive
 
-    result = derive(spec_from_args(args), args.t, args.eps)
+    result = derive(spec_from_args(args, derive_estimate), args.t, args.eps)
     if args.json:
         emit_json(result.to_dict())
     elif args.latex:
