@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ditgp.cli.common import add_force_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="validate a weight bundle and summarise its manifest",
@@ -13,7 +15,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="store_true",
                    help="also re-measure the error against the exact score on fresh draws")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_force_argument(p)
     p.set_defaults(run=run)
+
+
+def _check_path(bundle: str) -> None:
+    from pathlib import Path
+
+    from ditgp.theory.errors import SpecError
+
+    path = Path(bundle)
+    if not path.exists():
+        raise SpecError("DIR", bundle, "a bundle folder written by `ditgp construct` (no such "
+                        "file or folder)")
+    if not path.is_dir():
+        raise SpecError("DIR", bundle, "a bundle folder written by `ditgp construct` (this is a "
+                        "file, not a folder)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ditgp.cli.common import emit_json
     from ditgp.numerics import Oracle, load_bundle
 
+    _check_path(args.bundle)
     b = load_bundle(args.bundle)
     m = b.manifest
     r = m["resources"]
@@ -40,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
         "valid": True,
     }
     if args.check:
+        from ditgp.numerics.budget import network_estimate, oracle_estimate
+
+        H, d = b.spec.H, b.spec.d
+        est = oracle_estimate(H, d).then(network_estimate(b.config, n=8), keep=16.0 * H * H)
+        est.check("--check", True, force=args.force,
+                  alternative="inspect without --check reads the manifest only")
         t = m["construction"]["t"]
         oracle = Oracle.for_spec(b.spec)
         X = oracle.sample(8, seed=12345, t=t)
