@@ -66,6 +66,10 @@ LAYER_BUDGET = 10_000
 ESTIMATE_FACTOR = 3.0
 #: Bytes of one float64.
 F64 = 8
+#: Host memory per constructed layer beyond its tensors (Python module objects, the feed-forward
+#: programs and unit tables the construction keeps, allocator slack); measured on CPU at small
+#: sizes (≈ 0.4 MiB per block with H ≤ 64).
+PER_LAYER_OVERHEAD = 384 * 1024
 
 _SUFFIX = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -291,7 +295,7 @@ def network_estimate(cfg, n: int = 16) -> Estimate:
     activations ``q, k, v`` and the ``H × H`` pattern (``≈3`` copies for ReLU attention, ``≈5``
     for softmax with its mask and sink column) for each head."""
     per_block = block_bytes(cfg)
-    weights = 2.0 * cfg.layers * per_block + F64 * cfg.d * cfg.width
+    weights = cfg.layers * (2.0 * per_block + PER_LAYER_OVERHEAD) + F64 * cfg.d * cfg.width
     M, H, D = cfg.heads, cfg.H, cfg.width
     esize = 4 if cfg.dtype == "float32" else 8
     patterns = (5 if cfg.attention == "softmax" else 3) * float(n) * M * H * H
