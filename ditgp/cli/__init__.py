@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     from ditgp.cli.common import run_command
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a one-line usage error: a status, in-process
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 0
