@@ -114,6 +114,8 @@ def save_bundle(con, directory: str | Path) -> Path:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
+        for name in (WEIGHTS, MANIFEST):  # safetensors writes 0600 whatever the umask
+            os.chmod(tmp / name, 0o666 & ~mask)
         if not target.exists():
             os.replace(tmp, target)
             return target
