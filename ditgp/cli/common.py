@@ -209,6 +209,8 @@ def spec_from_args(args: argparse.Namespace, estimate: Callable | None = None):
                              args.T if args.T is not None else spec.schedule.T)
             spec = GPSpec(spec.kernel, spec.H, spec.d, spec.spatial, sched)
         return spec
+    if args.spatial.startswith("file:"):
+        read_npy_header("--spatial", args.spatial[len("file:"):])
     if args.H >= 1 and args.d >= 1:
         _check_sizes(args.H, args.d, force, estimate)
     sched = Schedule(**{k: v for k, v in (("t0", args.t0), ("T", args.T)) if v is not None})
@@ -254,6 +256,58 @@ def _largest_fitting(H: int, d: int, vary_H: bool, estimate=None) -> int:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
     return lo
+
+
+# -- .npy files ------------------------------------------------------------------------------
+
+#: The first bytes of every .npy file (numpy's format magic).
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def is_npy(path: Path) -> bool:
+    """Whether ``path`` starts like a .npy array file."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(NPY_MAGIC)) == NPY_MAGIC
+    except OSError:
+        return False
+
+
+def read_npy_header(flag: str, path: str) -> tuple[tuple[int, ...], Any]:
+    """Shape and dtype of a .npy file from its header alone; refuses (naming ``flag``) a file
+    that is not a .npy array, holds Python objects (never unpickled) or complex numbers."""
+    import numpy as np
+
+    p = Path(path)
+    if p.is_dir():
+        raise SpecError(flag, path, "a .npy array file (this is a folder)")
+    try:
+        f = open(p, "rb")
+    except OSError as exc:
+        raise SpecError(flag, path, f"a readable .npy array file ({exc.strerror})") from None
+    with f:
+        if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
+            raise SpecError(flag, path, "a .npy array file (this one is not: make one with "
+                            "numpy.save)")
+        f.seek(0)
+        try:
+            version = np.lib.format.read_magic(f)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0,
+                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if reader is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, _fortran, dtype = reader(f)
+        except ValueError as exc:
+            raise SpecError(flag, path, f"a .npy array file (damaged header: {exc})") from None
+    if dtype.hasobject:
+        raise SpecError(flag, path, "an array of numbers (this file holds Python objects, "
+                        "which ditgp never unpickles)")
+    if dtype.kind == "c":
+        raise SpecError(flag, path, f"real numbers (this array is {dtype}; ditgp does not "
+                        "drop imaginary parts: save the real part if that is what you mean)")
+    if dtype.kind not in "biuf":
+        raise SpecError(flag, path, f"an array of real numbers (dtype {dtype})")
+    return tuple(shape), dtype
 
 
 # -- outputs ---------------------------------------------------------------------------------

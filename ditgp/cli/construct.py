@@ -146,9 +146,15 @@ def _largest_H(args, spec, lim) -> int:
 def run(args: argparse.Namespace) -> int:
     from ditgp.numerics import construct
     from ditgp.numerics.budget import oracle_estimate
+    from ditgp.theory.errors import SpecError
 
+    if not (0 < args.eps < 1):
+        raise SpecError("--eps", args.eps, "a relative error in (0, 1)")
+    if args.window is not None and args.window < 0:
+        raise SpecError("--window", args.window, "an integer ≥ 0")
     _check_out(args.out)
     spec = spec_from_args(args, oracle_estimate)
+    spec.schedule.check_time(args.t)
     _check_resources(args, spec, spectrum=False)
     _check_resources(args, spec, spectrum=True)
     con = construct(spec, t=args.t, eps=args.eps, attention=args.attention,

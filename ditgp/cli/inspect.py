@@ -25,6 +25,8 @@ def _check_path(bundle: str) -> None:
     from ditgp.theory.errors import SpecError
 
     path = Path(bundle)
+    if not bundle.strip():
+        raise SpecError("DIR", bundle, "a bundle folder written by `ditgp construct`")
     if not path.exists():
         raise SpecError("DIR", bundle, "a bundle folder written by `ditgp construct` (no such "
                         "file or folder)")

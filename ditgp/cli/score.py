@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ditgp.cli.common import add_force_argument, add_spec_arguments, spec_from_args
-
-#: The first bytes of every .npy file (numpy's format magic).
-NPY_MAGIC = b"\x93NUMPY"
+from ditgp.cli.common import (
+    add_force_argument,
+    add_spec_arguments,
+    is_npy,
+    read_npy_header,
+    spec_from_args,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,52 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _is_npy(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(len(NPY_MAGIC)) == NPY_MAGIC
-    except OSError:
-        return False
-
-
-def read_header(path: str) -> tuple[tuple[int, ...], object]:
-    """Shape and dtype of a .npy file from its header (nothing else is read)."""
-    import numpy as np
-
-    from ditgp.theory.errors import SpecError
-
-    p = Path(path)
-    if p.is_dir():
-        raise SpecError("--input", path, "a .npy array file (this is a folder)")
-    try:
-        f = open(p, "rb")
-    except OSError as exc:
-        raise SpecError("--input", path, f"a readable .npy array file ({exc.strerror})") from None
-    with f:
-        if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
-            raise SpecError("--input", path, "a .npy array file (this one is not: make one "
-                            "with numpy.save)")
-        f.seek(0)
-        try:
-            version = np.lib.format.read_magic(f)
-            reader = {(1, 0): np.lib.format.read_array_header_1_0,
-                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if reader is None:
-                raise ValueError(f"unsupported .npy version {version}")
-            shape, _fortran, dtype = reader(f)
-        except ValueError as exc:
-            raise SpecError("--input", path, f"a .npy array file (damaged header: {exc})") from None
-    if dtype.hasobject:
-        raise SpecError("--input", path, "an array of numbers (this file holds Python objects, "
-                        "which ditgp never unpickles)")
-    if dtype.kind == "c":
-        raise SpecError("--input", path, f"real numbers (this array is {dtype}; ditgp does not "
-                        "drop imaginary parts: pass X.real if that is what you mean)")
-    if dtype.kind not in "biuf":
-        raise SpecError("--input", path, f"an array of real numbers (dtype {dtype})")
-    return tuple(shape), dtype
-
-
 def _check_output(args, inp: Path) -> Path:
     from ditgp.cli.common import check_writable_folder
     from ditgp.theory.errors import SpecError
@@ -85,7 +42,7 @@ def _check_output(args, inp: Path) -> Path:
         if _same(out, inp) or out.resolve() == inp.resolve():
             raise SpecError("--output", args.output, "a file other than --input (writing it "
                             "would destroy the input)")
-        if not _is_npy(out) and not args.force:
+        if not is_npy(out) and not args.force:
             raise SpecError("--output", args.output, "a new file or an existing .npy array (this "
                             "file is something else; --force replaces it)")
     check_writable_folder("--output", out.parent)
@@ -107,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ditgp.numerics.budget import score_estimate
     from ditgp.theory.errors import SpecError
 
-    shape, _dtype = read_header(args.input)
+    shape, _dtype = read_npy_header("--input", args.input)
     if len(shape) != 3:
         raise SpecError("--input", args.input, f"an array of shape (n, d, H) (got shape {shape})")
     n = shape[0]

@@ -63,6 +63,10 @@ CASES = [
     ("derive-spec-folder", ["derive", "--spec", "notes_dir"], "--spec='notes_dir'"),
     ("derive-param-twice", ["derive", "--param", "ell=2", "--param", "ell=3"],
      "ell is given twice"),
+    ("derive-spatial-text-npy", ["derive", "--spatial", "file:text.npy"],
+     "--spatial='text.npy': expected a .npy array file"),
+    ("derive-spatial-pickled", ["derive", "--spatial", "file:O.npy"], "never unpickles"),
+    ("derive-spatial-complex", ["derive", "--spatial", "file:C.npy"], "imaginary"),
     ("derive-H-not-int", ["derive", "--H", "abc"], "argument --H: invalid int value"),
     ("derive-unknown-flag", ["derive", "--nope"], "unrecognized arguments: --nope"),
     # construct
@@ -72,6 +76,10 @@ CASES = [
     ("construct-H-5000", ["construct", "--H", "5000", "--out", "b"], "fits one block"),
     ("construct-out-foreign-folder", ["construct", *SPEC, "--out", "notes_dir"],
      "holds other files"),
+    ("construct-eps-2", ["construct", *SPEC, "--eps", "2", "--out", "b"], "--eps=2.0"),
+    ("construct-window-negative", ["construct", *SPEC, "--window", "-1", "--out", "b"],
+     "--window=-1"),
+    ("construct-t-outside", ["construct", *SPEC, "--t", "50", "--out", "b"], "t=50.0"),
     ("construct-out-is-file", ["construct", *SPEC, "--out", "notes.txt"], "this is a file"),
     ("construct-out-under-file", ["construct", *SPEC, "--out", "notes.txt/b"], "is a file"),
     # score
@@ -104,6 +112,7 @@ CASES = [
      "--H=10000000"),
     # inspect
     ("inspect-file", ["inspect", "notes.txt"], "this is a file, not a folder"),
+    ("inspect-empty-name", ["inspect", ""], "DIR=''"),
     ("inspect-missing", ["inspect", "nope"], "no such file or folder"),
     ("inspect-foreign-folder", ["inspect", "notes_dir"], "manifest"),
     # bench
@@ -140,6 +149,7 @@ def test_bad_input_is_one_line_exit_2_and_touches_nothing(files, capsys, name, a
     assert lines[0].startswith((f"ditgp {argv[0]}: error: ", "ditgp: error: ")), lines[0]
     assert needle in lines[0], lines[0]
     assert "Traceback" not in captured.err and captured.out == ""
+    assert "allow_pickle" not in captured.err  # never suggest loading pickles
     assert _snapshot(files) == before, "a refused command wrote or deleted a file"
 
 
