@@ -66,7 +66,7 @@ def _measure(kind: str, H: int, d: int) -> dict:
 def test_spectral_estimates_within_factor_of_measured_memory(kind, H, d):
     got = _measure(kind, H, d)
     ratio = got["est"] / got["used"]
-    assert 1 / B.ESTIMATE_FACTOR <= ratio <= B.ESTIMATE_FACTOR, got
+    assert 1 / B.SPECTRAL_ESTIMATE_FACTOR <= ratio <= B.SPECTRAL_ESTIMATE_FACTOR, got
 
 
 @pytest.mark.slow
