@@ -109,7 +109,10 @@ def build_manifest(con) -> dict[str, Any]:
 
 
 def save_bundle(con, directory: str | Path) -> Path:
-    """Write the bundle atomically into ``directory`` (replacing an existing bundle there)."""
+    """Write the bundle into ``directory``: a new folder appears atomically (temporary folder +
+    ``os.replace``); in an existing bundle folder only the bundle's own files are replaced
+    (each atomically, weights first), so other files there (notes, reports) are kept.  Folder
+    and files get the usual permissions (``0777``/``0666`` less the umask)."""
     from safetensors.torch import save_file
 
     target = Path(directory).resolve()
@@ -119,6 +122,9 @@ def save_bundle(con, directory: str | Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700 whatever the umask
         save_file(_all_tensors(con), str(tmp / WEIGHTS), metadata={"format": BUNDLE_FORMAT})
         manifest = build_manifest(con)
         manifest["weights"]["sha256"] = _sha256(tmp / WEIGHTS)
@@ -127,13 +133,14 @@ def save_bundle(con, directory: str | Path) -> Path:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / "bundle")
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        for name in (WEIGHTS, MANIFEST):  # safetensors writes 0600 whatever the umask
+            os.chmod(tmp / name, 0o666 & ~mask)
+        if not target.exists():
+            os.replace(tmp, target)
+            return target
+        for name in (WEIGHTS, MANIFEST):  # the manifest last: it names the weights' hash
+            os.replace(tmp / name, target / name)
+        shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

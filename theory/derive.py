@@ -225,8 +225,8 @@ def derive(spec: GPSpec, t: float, eps: float, spectrum: SpectrumProvider | None
             "layers_chebyshev": cheb_k,
             "width": "D = O(d + d_e)",
             "output_bound_scale": float(math.sqrt(spec.H * spec.d) / sigma2),
-            "note": "THEORY.md §4 gives orders only; `ditgp construct` reports the actual D, L, "
-            "M, B, R of a built network",
+            "note": "the paper gives orders only (docs/theory.md §3, §5); `ditgp construct` "
+            "reports the actual D, L, M, B, R of a built network",
         },
         "score": {
             "matrix_form": "s(X, t) = -vec^{-1}((alpha_t^2 Gamma (x) Sigma + sigma_t^2 I)^{-1} vec X)",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
 from ditgp import __version__
 
@@ -19,7 +18,9 @@ COMMANDS = ("derive", "construct", "inspect", "score", "train", "verify", "bench
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from ditgp.cli.common import OneLineParser
+
+    parser = OneLineParser(
         prog="ditgp",
         description="Theory-verification toolkit for diffusion transformers on "
         "Gaussian-process data.",
@@ -38,25 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ditgp.theory.errors import SpecError
+    """Run one command; user errors print one line on stderr and return 2, internal errors
+    one line and 3 (``DITGP_DEBUG=1`` re-raises them with the traceback)."""
+    from ditgp.cli.common import run_command
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a one-line usage error: a status, in-process
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 0
-    try:
-        return int(args.run(args) or 0)
-    except SpecError as exc:
-        print(f"ditgp {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"ditgp {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one line, no traceback, for user-facing errors
-        from ditgp.cli.common import is_user_error
-
-        if not is_user_error(exc):
-            raise
-        print(f"ditgp {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(args.command, lambda: args.run(args))

@@ -1,20 +1,133 @@
-"""Arguments shared by every command that takes a GP spec, and output helpers."""
+"""Arguments shared by every command that takes a GP spec; the error boundary; output helpers.
+
+**Errors.**  :func:`describe_error` turns anything a user can trigger — invalid input
+(:class:`~ditgp.theory.errors.SpecError`, including the budget's
+:class:`~ditgp.theory.errors.ResourceError`), a damaged bundle, running out of memory, a file
+that cannot be read or written, a closed pipe, a kernel series that does not converge — into
+one line.  Anything else is an internal error: one line saying so, with the hint to rerun
+with ``DITGP_DEBUG=1`` for the traceback, and exit status 3 (see ``docs/cli.md``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ditgp.theory.errors import SpecError
+
+#: Exit status of a user error (bad input, refused request, resource or I/O failure).
+EXIT_USER = 2
+#: Exit status of an internal error (a bug in ditgp): rerun with DITGP_DEBUG=1.
+EXIT_INTERNAL = 3
+#: Environment variable that turns internal errors back into Python tracebacks.
+DEBUG_ENV = "DITGP_DEBUG"
 
 #: Exception class names (besides SpecError) that are user errors: printed as one line.
 USER_ERRORS = ("BundleError",)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``ditgp CMD: error: … (see --help)``."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(EXIT_USER, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def is_user_error(exc: BaseException) -> bool:
-    return any(cls.__name__ in USER_ERRORS for cls in type(exc).__mro__)
+    return describe_error(exc) is not None
+
+
+def _is_memory_error(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA)
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in text or "not enough memory" in text
+        or "out of memory" in text.lower())
+
+
+def _os_error(exc: OSError) -> str:
+    what = exc.strerror or str(exc)
+    names = [n for n in (exc.filename, exc.filename2) if n is not None]
+    if isinstance(exc, IsADirectoryError):
+        what = "is a folder (expected a file)"
+    return f"{' -> '.join(map(str, names))}: {what}" if names else what
+
+
+def describe_error(exc: BaseException) -> str | None:
+    """One line for a user-triggerable failure, ``None`` for an internal error."""
+    if isinstance(exc, SpecError):
+        return str(exc)
+    if any(cls.__name__ in USER_ERRORS for cls in type(exc).__mro__):
+        return str(exc)
+    if isinstance(exc, BrokenPipeError):
+        return "the output pipe was closed before all output was written"
+    if _is_memory_error(exc):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (f"out of memory ({first}); ask for a smaller problem (the resource estimate "
+                "missed this one: please report it)")
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, OSError):
+        return _os_error(exc)
+    if type(exc).__name__ == "NoConvergence":  # mpmath: a kernel series that will not converge
+        return (f"a series of the kernel did not converge for these parameters ({exc}); "
+                "choose parameters closer to the documented ranges")
+    if isinstance(exc, RecursionError):
+        return None
+    return None
+
+
+def _close_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is
+    silent (the recipe of the Python docs on SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run_command(command: str, fn: Callable[[], int]) -> int:
+    """Run ``fn`` and turn every failure into one stderr line and an exit status."""
+    try:
+        code = int(fn() or 0)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt:
+        print(f"ditgp {command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one boundary that turns errors into lines
+        if isinstance(exc, BrokenPipeError):
+            _close_stdout()
+        line = describe_error(exc)
+        if line is None and os.environ.get(DEBUG_ENV):
+            raise
+        if line is None:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            print(f"ditgp {command}: internal error: {type(exc).__name__}: {first[:300]} "
+                  f"(a bug in ditgp: rerun with {DEBUG_ENV}=1 for the traceback and report it)",
+                  file=sys.stderr)
+            return EXIT_INTERNAL
+        print(f"ditgp {command}: error: {line}", file=sys.stderr)
+        return EXIT_USER
+
+
+# -- spec ------------------------------------------------------------------------------------
+
+
+def add_force_argument(parser: argparse.ArgumentParser, what: str = "") -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="run even when the resource estimate exceeds the budget"
+                             + (f"; {what}" if what else "") + " (see docs/cli.md, Resources)")
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, *, time: bool = True) -> None:
@@ -41,35 +154,202 @@ def parse_params(items: list[str]) -> dict[str, float]:
     params: dict[str, float] = {}
     for item in items:
         key, sep, value = item.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise SpecError("--param", item, "KEY=VALUE, e.g. ell=4")
+        if key in params:
+            raise SpecError(f"--param {key}", value,
+                            f"each parameter once ({key} is given twice: "
+                            f"{key}={params[key]:g} and {key}={value})")
         try:
-            params[key.strip()] = float(value)
+            params[key] = float(value)
         except ValueError:
             raise SpecError(f"--param {key}", value, "a number") from None
     return params
 
 
-def spec_from_args(args: argparse.Namespace):
-    """Build the :class:`~ditgp.theory.spec.GPSpec` the flags (or ``--spec``) describe."""
+def _read_spec_text(path: str) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SpecError("--spec", path, f"a readable JSON file ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError("--spec", path, "a UTF-8 JSON file (this one is binary)") from None
+
+
+def _sizes_of(data: Any) -> tuple[int, int] | None:
+    if isinstance(data, dict):
+        H, d = data.get("H"), data.get("d")
+        if all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (H, d)):
+            return H, d
+    return None
+
+
+def spec_from_args(args: argparse.Namespace, estimate: Callable | None = None):
+    """Build the :class:`~ditgp.theory.spec.GPSpec` the flags (or ``--spec``) describe, after
+    checking (before anything is built) that ``estimate(H, d)`` — the command's cost as a
+    function of the sizes, by default the spec's own matrices — fits the resource budget."""
     from ditgp.theory.kernels import kernel
     from ditgp.theory.spec import GPSpec, Schedule, parse_spatial
 
+    force = bool(getattr(args, "force", False))
     if args.spec:
-        spec = GPSpec.load(args.spec)
+        text = _read_spec_text(args.spec)
+        try:
+            sizes = _sizes_of(json.loads(text))
+        except json.JSONDecodeError:
+            sizes = None  # GPSpec.from_json says what is wrong
+        if sizes is not None:
+            _check_sizes(*sizes, force, estimate, spec_file=True)
+        spec = GPSpec.from_json(text)
         if args.t0 is not None or args.T is not None:
             sched = Schedule(args.t0 if args.t0 is not None else spec.schedule.t0,
                              args.T if args.T is not None else spec.schedule.T)
             spec = GPSpec(spec.kernel, spec.H, spec.d, spec.spatial, sched)
         return spec
+    if args.spatial.startswith("file:"):
+        read_npy_header("--spatial", args.spatial[len("file:"):])
+    if args.H >= 1 and args.d >= 1:
+        _check_sizes(args.H, args.d, force, estimate)
     sched = Schedule(**{k: v for k, v in (("t0", args.t0), ("T", args.T)) if v is not None})
+    params = parse_params(args.param)
     return GPSpec(
-        kernel=kernel(args.kernel, **parse_params(args.param)),
+        kernel=kernel(args.kernel, **params),
         H=args.H,
         d=args.d,
         spatial=parse_spatial(args.spatial),
         schedule=sched,
     )
+
+
+def _check_sizes(H: int, d: int, force: bool, estimate: Callable | None = None,
+                 spec_file: bool = False) -> None:
+    from ditgp.numerics.budget import spec_estimate
+
+    estimate = estimate or spec_estimate
+    vary_H = H >= d  # name the size that dominates
+    name, value = ("H", H) if vary_H else ("d", d)
+    flag = f"--spec {name}" if spec_file else f"--{name}"
+    est = estimate(H, d)
+    if force or est.fits():
+        return
+    est.check(flag, value, alternative=f"{name} ≤ {_largest_fitting(H, d, vary_H, estimate)} "
+                                       "fits (other flags as given)")
+
+
+def _largest_fitting(H: int, d: int, vary_H: bool, estimate=None) -> int:
+    """Largest ``H`` (or ``d``) whose estimate fits the budget, the other size fixed."""
+    from ditgp.numerics.budget import budget, spec_estimate
+
+    estimate = estimate or spec_estimate
+    lim = budget()
+
+    def fits(n: int) -> bool:
+        return (estimate(n, d) if vary_H else estimate(H, n)).fits(lim)
+
+    lo, hi = 1, max(1, H if vary_H else d)
+    if not fits(lo):
+        return 0
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return lo
+
+
+# -- .npy files ------------------------------------------------------------------------------
+
+#: The first bytes of every .npy file (numpy's format magic).
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def is_npy(path: Path) -> bool:
+    """Whether ``path`` starts like a .npy array file."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(NPY_MAGIC)) == NPY_MAGIC
+    except OSError:
+        return False
+
+
+def read_npy_header(flag: str, path: str) -> tuple[tuple[int, ...], Any]:
+    """Shape and dtype of a .npy file from its header alone; refuses (naming ``flag``) a file
+    that is not a .npy array, holds Python objects (never unpickled) or complex numbers."""
+    import numpy as np
+
+    p = Path(path)
+    if p.is_dir():
+        raise SpecError(flag, path, "a .npy array file (this is a folder)")
+    try:
+        f = open(p, "rb")
+    except OSError as exc:
+        raise SpecError(flag, path, f"a readable .npy array file ({exc.strerror})") from None
+    with f:
+        if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
+            raise SpecError(flag, path, "a .npy array file (this one is not: make one with "
+                            "numpy.save)")
+        f.seek(0)
+        try:
+            version = np.lib.format.read_magic(f)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0,
+                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if reader is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, _fortran, dtype = reader(f)
+        except ValueError as exc:
+            raise SpecError(flag, path, f"a .npy array file (damaged header: {exc})") from None
+    if dtype.hasobject:
+        raise SpecError(flag, path, "an array of numbers (this file holds Python objects, "
+                        "which ditgp never unpickles)")
+    if dtype.kind == "c":
+        raise SpecError(flag, path, f"real numbers (this array is {dtype}; ditgp does not "
+                        "drop imaginary parts: save the real part if that is what you mean)")
+    if dtype.kind not in "biuf":
+        raise SpecError(flag, path, f"an array of real numbers (dtype {dtype})")
+    return tuple(shape), dtype
+
+
+# -- outputs ---------------------------------------------------------------------------------
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_writable_folder(flag: str, folder: Path) -> None:
+    """Refuse, before any work, an output location where nothing can be created: probe the
+    nearest existing folder by creating (and removing) a temporary file there."""
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SpecError(flag, str(folder), f"a path inside a folder ({probe} is a file)")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise SpecError(flag, str(folder),
+                        f"a writable location ({probe}: {exc.strerror or exc})") from None
+
+
+def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
+    """Write ``path`` atomically (temporary file in the same folder, fsync, rename) with the
+    permissions an ordinary ``open()`` would give (``0666`` less the umask)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def emit_json(obj: Any) -> None:

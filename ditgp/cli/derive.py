@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ditgp.cli.common import add_spec_arguments, emit_json, spec_from_args
+from ditgp.cli.common import add_force_argument, add_spec_arguments, emit_json, spec_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="derive score, iterations, spectral bounds, window and resources for a spec",
         description="Print the derivation for one GP spec at time t and accuracy eps: kernel, "
         "decay class and validity certificate; spectral bounds and kappa_t; GD step, "
-        "contraction and steps; Chebyshev steps; truncation window; the score formula.",
+        "contraction and steps; Chebyshev steps; truncation window; the score formula. "
+        "The theory behind each line: docs/theory.md; flags: docs/cli.md.",
     )
     add_spec_arguments(p)
     p.add_argument("--eps", type=float, default=1e-6,
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "the FFT operator, Gohberg–Semencul floor; no H×H array) or auto "
                         "(default: eig up to H=4096, fft above)")
     p.add_argument("--list-kernels", action="store_true", help="list the kernel catalogue and exit")
+    add_force_argument(p)
     p.set_defaults(run=run)
 
 
@@ -37,14 +39,26 @@ def run(args: argparse.Namespace) -> int:
             params = ", ".join(f"{p.name} ({p.expected()})" for p in cls.parameters)
             print(f"{name:24s} {params}")
         return 0
+    from ditgp.numerics.budget import derive_estimate
     from ditgp.theory.derive import DENSE_MAX_H, dense_spectrum, derive
+    from ditgp.theory.errors import ResourceError
 
-    spec = spec_from_args(args)
-    method = args.method
-    if method == "auto":
-        method = "eig" if spec.H <= DENSE_MAX_H else "fft"
-    if method == "eig":
-        _check_dense_memory(spec)
+    def method_for(H: int) -> str:
+        if args.method != "auto":
+            return args.method
+        return "eig" if H <= DENSE_MAX_H else "fft"
+
+    def estimate(H: int, d: int):
+        return derive_estimate(H, d, "dense" if method_for(H) == "eig" else "fft")
+
+    try:
+        spec = spec_from_args(args, estimate)
+    except ResourceError as exc:
+        if args.method != "eig":
+            raise
+        raise ResourceError(exc.field, exc.value, f"{exc.expected}; or --method fft (Lanczos "
+                            "on the FFT operator, O(dH) memory)") from None
+    if method_for(spec.H) == "eig":
         provider = dense_spectrum
     else:
         from ditgp.numerics.fft_oracle import lanczos_spectrum as provider
@@ -56,20 +70,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(result.to_text())
     return 0
-
-
-def _check_dense_memory(spec) -> None:
-    """Refuse a dense eigensolve that would need more memory than the machine has free."""
-    import os
-
-    from ditgp.theory.errors import ResourceError
-
-    need = 8 * 4 * spec.H * spec.H  # Γ, eigenvectors and LAPACK workspace
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return
-    if need > free:
-        raise ResourceError("--method", "eig",
-                            f"at most {free / 2**30:.1f} GiB for the dense H×H eigensolve "
-                            f"(needs ≈ {need / 2**30:.1f} GiB at H={spec.H}); use --method fft")

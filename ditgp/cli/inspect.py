@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ditgp.cli.common import add_force_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="validate a weight bundle and summarise its manifest",
@@ -13,7 +15,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="store_true",
                    help="also re-measure the error against the exact score on fresh draws")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_force_argument(p)
     p.set_defaults(run=run)
+
+
+def _check_path(bundle: str) -> None:
+    from pathlib import Path
+
+    from ditgp.theory.errors import SpecError
+
+    path = Path(bundle)
+    if not bundle.strip():
+        raise SpecError("DIR", bundle, "a bundle folder written by `ditgp construct`")
+    if not path.exists():
+        raise SpecError("DIR", bundle, "a bundle folder written by `ditgp construct` (no such "
+                        "file or folder)")
+    if not path.is_dir():
+        raise SpecError("DIR", bundle, "a bundle folder written by `ditgp construct` (this is a "
+                        "file, not a folder)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ditgp.models.export import is_trained_bundle, trained_info, trained_info_lines
     from ditgp.numerics import load_bundle, validate_bundle
 
+    _check_path(args.bundle)
     if is_trained_bundle(args.bundle):  # a trained network (ditgp train): its own summary
         tinfo = trained_info(args.bundle, check=args.check)
         if args.json:
@@ -49,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
     }
     check = None
     if args.check:  # the logic lives in ditgp.numerics.validate_bundle
+        from ditgp.numerics.budget import network_estimate, oracle_estimate
+
+        H, d = b.spec.H, b.spec.d
+        est = oracle_estimate(H, d).then(network_estimate(b.config, n=8), keep=16.0 * H * H)
+        est.check("--check", True, force=args.force,
+                  alternative="inspect without --check reads the manifest only")
         check = validate_bundle(b)
         info["rechecked_rel_error"] = check.rechecked_rel_error
         info["checks"] = [i.to_dict() for i in check.items]

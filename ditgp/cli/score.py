@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ditgp.cli.common import add_spec_arguments, spec_from_args
+from ditgp.cli.common import (
+    add_force_argument,
+    add_spec_arguments,
+    is_npy,
+    read_npy_header,
+    spec_from_args,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="exact score s(X, t) of sequences in a .npy file",
                        description="Write the exact score -A_t^{-1} vec X of each sequence X "
-                                   "(input shape (n, d, H), float64 output of the same shape).")
+                                   "(input shape (n, d, H), float64 output of the same shape). "
+                                   "To make an input: python -c \"import numpy as np; "
+                                   "np.save('X.npy', np.random.default_rng(0)"
+                                   ".standard_normal((5, 4, 32)))\".")
     add_spec_arguments(p)
     p.add_argument("--input", required=True, metavar="X.npy", help="sequences, shape (n, d, H)")
-    p.add_argument("--output", required=True, metavar="S.npy", help="where to write the scores")
+    p.add_argument("--output", required=True, metavar="S.npy",
+                   help="where to write the scores (a new file, or an existing .npy array)")
     p.add_argument("--weights", default=None, metavar="BUNDLE",
                    help="score with a network (trained or constructed bundle) instead of the "
                         "exact oracle; the spec comes from the bundle")
@@ -21,19 +32,50 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="exact score: eig (cached eigendecompositions), fft (Toeplitz CG with a "
                         "certified relative error 1e-10 per sequence, O(dH log H)) or auto "
                         "(default: eig below H=1024, fft above)")
+    add_force_argument(p, "with --output: replace an existing file that is not a .npy array")
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    import os
-    import tempfile
-    from pathlib import Path
-
-    import numpy as np
-
-    from ditgp.numerics import exact_score
+def _check_output(args, inp: Path) -> Path:
+    from ditgp.cli.common import check_writable_folder
     from ditgp.theory.errors import SpecError
 
+    out = Path(args.output)
+    if args.output.endswith(("/", "\\")) or out.is_dir():
+        raise SpecError("--output", args.output, "a file name ending in .npy (this is a folder)")
+    if out.suffix != ".npy":
+        raise SpecError("--output", args.output, "a file name ending in .npy")
+    if out.exists():
+        if _same(out, inp) or out.resolve() == inp.resolve():
+            raise SpecError("--output", args.output, "a file other than --input (writing it "
+                            "would destroy the input)")
+        if not is_npy(out) and not args.force:
+            raise SpecError("--output", args.output, "a new file or an existing .npy array (this "
+                            "file is something else; --force replaces it)")
+    check_writable_folder("--output", out.parent)
+    return out
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ditgp.cli.common import atomic_write
+    from ditgp.numerics import exact_score
+    from ditgp.numerics.budget import score_estimate
+    from ditgp.theory.errors import SpecError
+
+    shape, _dtype = read_npy_header("--input", args.input)
+    if len(shape) != 3:
+        raise SpecError("--input", args.input, f"an array of shape (n, d, H) (got shape {shape})")
+    n = shape[0]
+    out = _check_output(args, Path(args.input))
     net = None
     if args.weights:
         from ditgp.models.export import load_network
@@ -42,29 +84,25 @@ def run(args: argparse.Namespace) -> int:
         net, manifest = load_network(args.weights)
         spec = GPSpec.from_dict(manifest["spec"])
     else:
-        spec = spec_from_args(args)
+        from ditgp.numerics.oracle import AUTO_SWITCH_H
+
+        def estimate(H: int, d: int):
+            fft = args.method == "fft" or (args.method == "auto" and H >= AUTO_SWITCH_H)
+            return score_estimate(n, H, d, "fft" if fft else "dense")
+
+        spec = spec_from_args(args, estimate)
+    if shape[1:] != (spec.d, spec.H):
+        raise SpecError("--input", args.input, f"an array of shape (n, d, H) = (n, {spec.d}, "
+                        f"{spec.H}) (got {shape}; set --d and --H to match)")
     try:
         X = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise SpecError("--input", args.input, f"a readable .npy array ({exc})") from None
-    if X.ndim != 3 or X.shape[1:] != (spec.d, spec.H):
-        raise SpecError("--input", X, f"an array of shape (n, d, H) = (n, {spec.d}, {spec.H})")
-    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-        raise SpecError("--input", str(X.dtype), "a real numeric array")
+    except ValueError as exc:
+        raise SpecError("--input", args.input, f"a readable .npy array file ({exc})") from None
     X = X.astype(np.float64)
     if not np.all(np.isfinite(X)):
-        raise SpecError("--input", args.input, "finite values")
+        raise SpecError("--input", args.input, "finite values (it holds NaN or ±inf)")
     S = exact_score(spec, X, args.t, method=args.method) if net is None else net(X, args.t)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, S, allow_pickle=False)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(out, lambda f: np.save(f, S, allow_pickle=False))
     source = f", network {args.weights}" if net is not None else ""
     print(f"wrote {out} (shape {S.shape}, float64, t={args.t:g}{source})")
     return 0

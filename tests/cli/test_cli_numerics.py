@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -120,3 +122,40 @@ def test_inspect_check_fails_a_wrong_error_bound(bundle, capsys):
     captured = capsys.readouterr()
     assert "INVALID" in captured.out
     assert captured.err.strip().endswith("check failed (error-bound, measured, recheck)")
+
+
+def test_construct_into_a_bundle_keeps_other_files_and_respects_umask(tmp_path, capsys):
+    out = tmp_path / "b"
+    argv = ["construct", *SPEC, "--eps", "1e-3", "--out", str(out)]
+    old = os.umask(0o022)
+    try:
+        assert main(argv) == 0
+        (out / "notes.md").write_text("my notes\n")
+        first = (out / "manifest.json").read_text()
+        assert main([*argv[:-2], "--t", "0.3", "--out", str(out)]) == 0
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert (out / "notes.md").read_text() == "my notes\n"  # not deleted by the overwrite
+    assert (out / "manifest.json").read_text() != first  # the bundle itself was replaced
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "weights.safetensors").stat().st_mode) == 0o644
+    assert main(["inspect", str(out)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # no temporary folders left
+
+
+def test_score_output_mode_follows_umask_and_force_replaces_foreign_npy(tmp_path, capsys):
+    np.save(tmp_path / "X.npy", np.zeros((2, 2, 8)))
+    foreign = tmp_path / "S.npy"
+    foreign.write_text("not an array\n")
+    argv = ["score", *SPEC, "--input", str(tmp_path / "X.npy"), "--output", str(foreign)]
+    assert main(argv) == 2
+    assert foreign.read_text() == "not an array\n"
+    old = os.umask(0o027)
+    try:
+        assert main([*argv, "--force"]) == 0
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert np.load(foreign).shape == (2, 2, 8)
+    assert stat.S_IMODE(foreign.stat().st_mode) == 0o640

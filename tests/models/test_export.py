@@ -141,7 +141,8 @@ def test_tampered_weights_are_rejected(exported, tmp_path, capsys):
         load_network(bad)
     res = verify_bundle(bad)
     assert not res["passed"] and res["checks"][0]["name"] == "load"
-    rc = main(["score", "--weights", str(bad), "--t", "0.5", "--input", "unused.npy",
+    np.save(tmp_path / "X.npy", np.zeros((1, 1, 1)))  # a valid input: the weights are refused
+    rc = main(["score", "--weights", str(bad), "--t", "0.5", "--input", str(tmp_path / "X.npy"),
                "--output", str(tmp_path / "S.npy")])
     err = capsys.readouterr().err
     assert rc == 2 and "sha256" in err and len(err.strip().splitlines()) == 1

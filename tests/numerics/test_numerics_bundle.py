@@ -47,7 +47,8 @@ def test_round_trip_exact(con, bundle):
 
 
 def test_overwrite_existing_bundle(con, bundle):
-    """Saving over a bundle replaces it (new content, nothing else left behind)."""
+    """Saving over a bundle replaces the bundle's own files (new content, no temporaries left
+    behind) and keeps every other file in the folder (notes, reports)."""
     other = construct(con.spec, t=0.3, eps=1e-3, attention="compact", algorithm="gd",
                       measure=False)
     (bundle / "stale.txt").write_text("written by hand into the old bundle")
@@ -56,7 +57,8 @@ def test_overwrite_existing_bundle(con, bundle):
     b = load_bundle(bundle)
     assert b.config == other.config and b.config != con.config
     assert b.manifest["construction"]["attention"] == "compact"
-    assert sorted(p.name for p in bundle.iterdir()) == [MANIFEST, WEIGHTS]
+    assert sorted(p.name for p in bundle.iterdir()) == sorted([MANIFEST, WEIGHTS, "stale.txt"])
+    assert (bundle / "stale.txt").read_text() == "written by hand into the old bundle"
     assert not any(p.name.startswith(".") for p in bundle.parent.iterdir())
 
 
