@@ -6,7 +6,8 @@ the symbol ``f(ω) = Σ_{m∈Z} γ(|m|) e^{imω}`` (Szegő / Grenander); Gershgo
 
 * lower — the best of the kernel's own bound (closed-form minimum, Poisson/theta series,
   Schur, numerical symbol certificate), the Euler-transform bound on the Abel sum
-  ``f(π) = 1 + 2Σ(-1)^m γ(m)`` for completely monotone kernels, and for composites Weyl
+  ``f(π) = 2Σ_{m≥0}(-1)^m γ(m) - γ(0)`` for completely monotone kernels (any ``γ(0)``:
+  composites such as ``2·laplace`` are completely monotone with ``γ(0) = 2``), and for composites Weyl
   (sums: ``Σ λ_min``) or Schur (products: ``λ_min(A∘B) ≥ λ_min(A)·min diag B``); a
   summable kernel without any of these falls back to the numerical symbol certificate,
   otherwise ``0`` with a note;
@@ -143,7 +144,8 @@ def _lower(kernel: Kernel) -> SymbolBound:
     if kernel.completely_monotone:
         low, _ = cm_symbol_min(kernel.gamma_mp)
         candidates.append(SymbolBound(max(0.0, low), "complete-monotonicity",
-                                      "min f = f(π) = 1+2Σ(-1)^mγ(m) (Abel sum), lower bound "
+                                      "min f = f(π) = γ(0)+2Σ_{m≥1}(-1)^mγ(m) (Abel sum), lower "
+                                      "bound "
                                       "from the Euler transform (non-negative terms)"))
     loose = not candidates or max(c.value for c in candidates) <= 0 or all(
         c.method in LOOSE_METHODS for c in candidates)

@@ -7,7 +7,9 @@ work is done in mpmath; float64 is used only where an explicit rounding term is 
 The two workhorses:
 
 * :func:`cm_symbol_min` — for a completely monotone sequence ``γ(m) = ∫ r^m dμ(r)`` the
-  minimum of the symbol is ``f(π) = 2 Σ_{m≥0} (-1)^m γ(m) - 1`` (Abel sum).  The Euler
+  minimum of the symbol is ``f(π) = 2 Σ_{m≥0} (-1)^m γ(m) - γ(0)`` (Abel sum; ``γ(0)`` is
+  the total mass of ``μ``, which is 1 only for correlation kernels — composites such as
+  ``2·laplace`` have ``γ(0) = 2``).  The Euler
   transform ``Σ (-1)^m a_m = Σ_k b_k / 2^{k+1}`` with ``b_k = ((-Δ)^k a)_0 = ∫ (1-r)^k dμ``
   has non-negative, non-increasing terms, so its partial sums are lower bounds and the
   remainder after ``K`` terms is at most ``b_{K+1} / 2^{K+1}``.
@@ -81,16 +83,17 @@ def mp_function(expr: sp.Expr, arg: sp.Symbol):
 
 
 def cm_symbol_min(gamma_mp, terms: int = EULER_TERMS) -> tuple[float, float]:
-    """Rigorous ``(lower, upper)`` float bounds on ``f(π) = 2 Σ_{m≥0} (-1)^m γ(m) - 1``.
+    """Rigorous ``(lower, upper)`` float bounds on ``f(π) = 2 Σ_{m≥0} (-1)^m γ(m) - γ(0)``.
 
-    Valid for completely monotone ``γ`` (``γ(m) = ∫_{[0,1)} r^m dμ``), for which
-    ``f(π) = ∫ (1-r)/(1+r) dμ = min_ω f(ω)`` bounds every eigenvalue of every ``Γ_H`` from
-    below (each geometric component has ``λ ≥ (1-r)/(1+r)``).  ``gamma_mp`` maps an mpf
-    gap to an mpf value.
+    Valid for completely monotone ``γ`` (``γ(m) = ∫_{[0,1)} r^m dμ``, any mass
+    ``μ([0,1)) = γ(0) > 0``), for which ``f(π) = ∫ (1-r)/(1+r) dμ = min_ω f(ω)`` bounds
+    every eigenvalue of every ``Γ_H`` from below (each geometric component has
+    ``λ ≥ (1-r)/(1+r)``).  ``gamma_mp`` maps an mpf gap to an mpf value.
     """
     dps = MP_DPS + int(terms * math.log10(2.0)) + 10
     with mp.workdps(dps):
         row = [gamma_mp(mp.mpf(m)) for m in range(terms + 2)]
+        g0 = row[0]
         total = mp.mpf(0)
         b_next = mp.mpf(0)
         for k in range(terms + 2):
@@ -105,8 +108,8 @@ def cm_symbol_min(gamma_mp, terms: int = EULER_TERMS) -> tuple[float, float]:
             else:
                 b_next = max(b, mp.mpf(0))
             row = [row[i] - row[i + 1] for i in range(len(row) - 1)]
-        lower = 2 * total - 1
-        upper = 2 * (total + b_next / mp.mpf(2) ** (terms + 1)) - 1
+        lower = 2 * total - g0
+        upper = 2 * (total + b_next / mp.mpf(2) ** (terms + 1)) - g0
         return round_down(lower), round_up(upper)
 
 

@@ -1,0 +1,87 @@
+"""The runner: a claim under hypothesis with a budget, a fixed seed, and a search for the
+worst margin."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from ditgp.verify.claims.base import Claim, ClaimResult, ClaimViolation
+from hypothesis import Phase, Verbosity, given, settings, target
+from hypothesis import seed as hypothesis_seed
+
+
+def _describe(inp: Any) -> dict[str, Any]:
+    if hasattr(inp, "to_dict"):
+        return inp.to_dict()
+    return {"repr": repr(inp)}
+
+
+def run_claim(c: Claim, *, examples: int = 100, seed: int = 0,
+              overrides: dict[str, Any] | None = None,
+              on_example: Callable[[], None] | None = None) -> ClaimResult:
+    """Run claim ``c`` on ``examples`` drawn inputs (hypothesis, seeded, no database, no
+    deadline), maximising ``-margin`` with ``hypothesis.target``; on failure hypothesis
+    shrinks the input and the result carries the shrunk counterexample."""
+    result = ClaimResult(c.id, c.number, c.source, c.statement, status="pass")
+    reason = c.unavailable()
+    if reason is not None:
+        result.status, result.message = "unavailable", reason
+        return result
+    overrides = dict(overrides or {})
+    state: dict[str, Any] = {"n": 0, "worst": math.inf, "worst_input": None, "fail": None}
+
+    @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
+              suppress_health_check=c.health_checks, verbosity=Verbosity.quiet,
+              report_multiple_bugs=False, print_blob=False,
+              phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink))
+    @hypothesis_seed(seed)
+    @given(c.strategy())
+    def prop(inp: Any) -> None:
+        state["last_input"] = inp
+        out = c.check(inp, **overrides)
+        state["n"] += 1
+        if on_example is not None:
+            on_example()
+        margin = out.margin if not math.isnan(out.margin) else -math.inf
+        if margin < state["worst"]:
+            state["worst"], state["worst_input"], state["worst_out"] = margin, inp, out
+        target(float(np.clip(-margin, -1e6, 1e6)), label="negative margin")
+        if margin < 0:
+            raise ClaimViolation(c.id, inp, out)
+
+    start = time.perf_counter()
+    try:
+        prop()
+    except ClaimViolation as exc:  # the shrunk example is the last one replayed
+        result.status = "fail"
+        result.counterexample = _describe(exc.input)
+        result.message = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a check that raises is reported, not hidden
+        result.status = "error"
+        result.message = f"{type(exc).__name__}: {exc}"
+        if state.get("last_input") is not None:
+            result.counterexample = _describe(state["last_input"])
+    result.seconds = time.perf_counter() - start
+    result.examples = state["n"]
+    result.worst_margin = float(state["worst"])
+    if state["worst_input"] is not None:
+        out = state["worst_out"]
+        result.worst = {"input": _describe(state["worst_input"]), "lhs": out.lhs,
+                        "rhs": out.rhs, "detail": _jsonable(out.detail)}
+    return result
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
