@@ -88,6 +88,8 @@ class ModelConfig:
         if self.arch == "dit":
             require(self.width % self.heads == 0, "model.width", self.width,
                     f"a multiple of heads={self.heads} (head dimension = width / heads)")
+            require(self.pos_emb != "circle" or self.width >= 4, "model.width", self.width,
+                    "≥ 4 for the circle embedding (two orthonormal zero-mean directions)")
             require(self.pos_emb != "learned" or self.max_H is not None, "model.max_H", None,
                     "an integer ≥ 1 for the learned positional embedding (its table size)")
         else:

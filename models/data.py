@@ -213,14 +213,30 @@ def noised(x0: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return a * x0 + s * z
 
 
+_FLOOR_TERM = None
+
+
 def bayes_floor(spec: GPSpec, t) -> np.ndarray:
     """Per-element Bayes floor of the ε-loss at each ``t``: ``floor(t) / (dH)`` (float64,
-    same shape as ``t``), from :meth:`ditgp.numerics.Oracle.bayes_floor` (THEORY.md §2)."""
+    same shape as ``t``).  The theory's floor term (:data:`ditgp.theory.process.FLOOR_TERM`,
+    THEORY.md §2) on the oracle's cached eigenvalues, vectorised over ``t`` (one call per
+    batch, not one per sequence)."""
+    global _FLOOR_TERM
+    from ditgp.theory import process as P
+
+    if _FLOOR_TERM is None:
+        from ditgp.theory.bridge import to_numeric
+
+        _FLOOR_TERM = to_numeric(P.FLOOR_TERM, [P.alpha2_s, P.sigma2_s, P.lam, P.mu])
     if isinstance(t, torch.Tensor):
         t = t.detach().cpu().numpy()
     t = np.asarray(t, dtype=np.float64)
-    floor = Oracle.for_spec(spec).bayes_floor(t.reshape(-1))
-    return np.asarray(floor, dtype=np.float64).reshape(t.shape) / (spec.d * spec.H)
+    oracle = Oracle.for_spec(spec)
+    flat = t.reshape(-1)
+    a2 = spec.schedule.alpha2(flat)[:, None, None]
+    s2 = spec.schedule.sigma2(flat)[:, None, None]
+    terms = _FLOOR_TERM(a2, s2, oracle.lam[None, None, :], oracle.mu[None, :, None])
+    return terms.sum(axis=(1, 2)).reshape(t.shape) / (spec.d * spec.H)
 
 
 def independent_frames_score(spec: GPSpec, x, t):

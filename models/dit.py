@@ -184,11 +184,8 @@ class DiT(nn.Module):
         self.t_embedder = TimestepEmbedder(D, spec.schedule.T)
         if cfg.pos_emb == "learned":
             self.pos_embed = nn.Parameter(torch.zeros(self.max_H, D))
-        elif cfg.pos_emb == "circle":
-            self.register_buffer("pos_embed", circle_embedding(self.max_H, D, 2 * self.max_H)
-                                 .to(torch.float32), persistent=False)
         else:
-            self.pos_embed = None  # fixed sin-cos, computed for the H of each call
+            self.pos_embed = None  # fixed sin-cos / circle, computed for each call's H, dtype
         self.blocks = nn.ModuleList(DiTBlock(D, cfg.heads, cfg.mlp_hidden, cfg.attention)
                                     for _ in range(cfg.depth))
         self.final_layer = FinalLayer(D, spec.d)
@@ -217,8 +214,10 @@ class DiT(nn.Module):
     # -- pieces ---------------------------------------------------------------------------
     def positions(self, H: int, like: torch.Tensor) -> torch.Tensor:
         """Positional embedding ``(H, D)`` in ``like``'s dtype/device."""
-        if self.pos_embed is None:
+        if self.config.pos_emb == "sinusoidal":
             return sincos_embedding(H, self.config.width).to(like)
+        if self.config.pos_emb == "circle":
+            return circle_embedding(H, self.config.width, 2 * self.max_H).to(like)
         return self.pos_embed[:H].to(like.dtype)
 
     def _times(self, x: torch.Tensor, t) -> torch.Tensor:

@@ -15,7 +15,7 @@ import sys
 from ditgp import __version__
 
 #: Subcommands in the order ``--help`` lists them.
-COMMANDS = ("derive", "construct", "inspect", "score", "verify", "bench", "sample", "compare")
+COMMANDS = ("derive", "construct", "inspect", "score", "train", "verify", "bench", "sample", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:

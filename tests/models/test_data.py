@@ -163,6 +163,12 @@ def test_floor_matches_monte_carlo_of_the_optimal_denoiser(t):
     assert abs(np.mean(z**2) - floor) > 20 * se
 
 
+def test_floor_equals_the_oracle_floor_per_t():
+    t = np.geomspace(SPEC.schedule.t0, SPEC.schedule.T, 7)
+    ref = np.array([Oracle.for_spec(SPEC).bayes_floor(ti) for ti in t]) / (SPEC.d * SPEC.H)
+    assert np.allclose(bayes_floor(SPEC, t), ref, rtol=1e-13, atol=0)
+
+
 def test_floor_shape_and_range():
     t = np.array([[0.01, 0.1], [1.0, 10.0]])
     f = bayes_floor(SPEC, t)

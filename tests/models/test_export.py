@@ -207,3 +207,32 @@ def test_load_network_runs_a_constructed_bundle_too(tmp_path):
     X = Oracle.for_spec(spec).sample(3, seed=0, t=0.2)
     assert "origin" not in manifest
     assert np.array_equal(score(X, 0.2), con.score(X, 0.2))
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig("dit", 32, 2, 4, mlp_ratio=2.0),
+                                 ModelConfig("dit", 30, 1, 3, attention="relu", pos_emb="circle"),
+                                 ModelConfig("dit", 16, 1, 2, pos_emb="learned", max_H=10)],
+                         ids=["sinusoidal-softmax", "circle-relu-odd", "learned"])
+def test_documented_dit_forward_pass_matches(cfg, tmp_path):
+    """docs/weights-format.md's numpy reference for `dit` bundles reproduces the library's."""
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "weights-format.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    code = next(b for b in blocks if "def forward_dit" in b)
+    namespace: dict = {}
+    exec(compile(code, str(doc), "exec"), namespace)  # the documented snippet, verbatim
+    model = _trained_like(cfg).double()
+    path = export_bundle(model, cfg, SPEC, tmp_path / "b", metrics={}, t0=T0)
+    X = Oracle.for_spec(SPEC).sample(3, seed=2, t=0.4)
+    t = np.array([0.02, 0.4, 5.0])
+    eps, score = namespace["forward_dit"](str(path), X, t)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(X), torch.from_numpy(t)).numpy()
+    assert np.abs(ref).max() > 1e-3
+    assert np.max(np.abs(eps - ref)) <= 1e-10 * np.max(np.abs(ref))
+    fn, _ = load_network(path)
+    for i in range(3):
+        s_i = fn(X[i:i + 1], t[i])
+        assert np.allclose(score[i:i + 1], s_i, rtol=1e-10, atol=1e-12 * np.abs(s_i).max())

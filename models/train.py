@@ -1,0 +1,642 @@
+"""Training a diffusion transformer on exact GP data (denoising score matching, ε-prediction).
+
+:func:`train` is one readable function in the manner of DiT's ``train.py``: build the run
+(fresh or resumed from its newest complete checkpoint), then for each global batch ``k``
+
+    x₀, t, z = stream.batch(k, rank, world)         # pure function of (seed, k)
+    x_t = α_t x₀ + σ_t z;  loss = mean ‖ε̂(x_t, t) − z‖²
+    AdamW step (warm-up + cosine learning rate, gradient clipping), EMA update
+
+with logging, evaluation and checkpoints at its edges.  The headline metric is the **excess
+loss** ``loss − floor``: the exact Bayes floor of the ε-loss at the sampled times (THEORY.md
+§2) is subtracted batch by batch, so what is printed is what is still to learn.  Periodic
+evaluation (on the EMA weights) measures the relative score error ``‖ŝ − s‖/‖s‖`` against the
+exact oracle on a fixed evaluation set at a geometric ``t``-grid in ``[t₀, T]``, beside the
+same error of the independent-frames baseline (the exact score of a model that ignores the
+temporal correlation).
+
+Precision: float32 on CPU, bf16 autocast with float32 master weights on CUDA (``dtype="bf16"``),
+float64 for verification-grade runs (tests).  Under ``torchrun`` the function runs data
+parallel (gloo on CPU, nccl on CUDA): rank ``r`` takes its slice of global batch ``k``, DDP
+averages the gradients, rank 0 writes every file.
+
+Run folder: ``config.json`` (spec, model, training numbers), ``metrics.jsonl``,
+``checkpoints/step-…/`` (:mod:`ditgp.models.checkpoint`), ``train_set.safetensors`` (with
+``n_train``), ``final/`` (a weight bundle of the EMA network), ``summary.md`` + ``curves.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ditgp.models.checkpoint import (
+    CheckpointError,
+    atomic_write_text,
+    latest_checkpoint,
+    load_optimizer_tensors,
+    optimizer_tensors,
+    remove_temporaries,
+    rng_tensors,
+    set_rng_tensors,
+    write_checkpoint,
+)
+from ditgp.models.config import ModelConfig
+from ditgp.models.ema import ema_decay, learning_rate, make_ema, update_ema
+from ditgp.numerics.oracle import Oracle
+from ditgp.theory.errors import SpecError, require
+from ditgp.theory.spec import GPSpec
+
+__all__ = ["TrainConfig", "TrainResult", "train", "Evaluator", "eval_grid", "RUN_FORMAT",
+           "DTYPES", "T_SAMPLINGS", "EVAL_SEED"]
+
+RUN_FORMAT = "ditgp.train-run/1"
+DTYPES = ("float32", "bf16", "float64")
+T_SAMPLINGS = ("uniform", "log-uniform")
+#: Seed of the fixed evaluation set (independent of the training seed, so runs compare).
+EVAL_SEED = 20250207
+#: Seed offset of the finite training set relative to the run's seed.
+TRAIN_SET_SEED_OFFSET = 1_000_003
+#: With ``minutes``: steps timed before the step target is fixed.
+MINUTES_PROBE_STEPS = 20
+#: With ``minutes``: share of the remaining budget planned for training steps (the rest is
+#: evaluation, checkpoints and export).
+MINUTES_STEP_SHARE = 0.9
+#: The interval ``[lo, hi]`` of ``t`` where the headline comparison with the baseline is made.
+HEADLINE_T = (0.1, 1.0)
+
+#: Training numbers that must match when a run is resumed (the others may change).
+_RESUME_FIXED = ("batch", "lr", "warmup", "ema", "weight_decay", "clip", "seed", "n_train",
+                 "t_sampling", "dtype", "decay_steps", "log_every", "n_eval", "eval_points")
+_FLAG = {"n_train": "--n-train", "t_sampling": "--t-sampling", "weight_decay": "--weight-decay",
+         "decay_steps": "--decay-steps", "log_every": "--log-every", "n_eval": "--n-eval",
+         "eval_points": "--eval-points"}
+
+
+def _flag(name: str) -> str:
+    return _FLAG.get(name, f"--{name.replace('_', '-')}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Numbers of one training run (validated when built; names match the CLI flags).
+
+    ``steps`` is the total target (a resumed run continues to it); ``decay_steps`` the cosine
+    horizon (``None``: ``steps`` of the first launch, then recorded in ``config.json``);
+    ``minutes`` replaces ``steps`` by a wall-clock budget (the step target is fixed after
+    timing the first steps and recorded).  ``batch`` is the global batch (split over DDP ranks).
+    """
+
+    steps: int = 3000
+    batch: int = 64
+    lr: float = 1e-3
+    warmup: int = 100
+    ema: float = 0.999
+    weight_decay: float = 0.0
+    clip: float = 1.0
+    seed: int = 0
+    n_train: int | None = None
+    t_sampling: str = "uniform"
+    dtype: str = "float32"
+    device: str = "cpu"
+    compile: bool = False
+    threads: int | None = None
+    decay_steps: int | None = None
+    minutes: float | None = None
+    eval_every: int = 500
+    ckpt_every: int = 1000
+    keep: int = 3
+    log_every: int = 10
+    n_eval: int = 256
+    eval_points: int = 13
+
+    def __post_init__(self) -> None:
+        for name, low in (("steps", 1), ("batch", 1), ("warmup", 0), ("seed", 0), ("eval_every", 1),
+                          ("ckpt_every", 1), ("keep", 1), ("log_every", 1), ("n_eval", 1),
+                          ("eval_points", 2)):
+            v = getattr(self, name)
+            require(isinstance(v, int) and not isinstance(v, bool) and v >= low, _flag(name), v,
+                    f"an integer ≥ {low}")
+        for name in ("n_train", "decay_steps", "threads"):
+            v = getattr(self, name)
+            if v is not None:
+                require(isinstance(v, int) and not isinstance(v, bool) and v >= 1, _flag(name), v,
+                        "an integer ≥ 1")
+        require(_finite(self.lr) and self.lr > 0, "--lr", self.lr, "a finite number > 0")
+        require(_finite(self.ema) and 0 <= self.ema < 1, "--ema", self.ema, "a number in [0, 1)")
+        require(_finite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay",
+                self.weight_decay, "a number ≥ 0")
+        require(_finite(self.clip) and self.clip >= 0, "--clip", self.clip,
+                "a number ≥ 0 (0 disables clipping)")
+        if self.minutes is not None:
+            require(_finite(self.minutes) and self.minutes > 0, "--minutes", self.minutes,
+                    "a number of minutes > 0")
+        require(self.dtype in DTYPES, "--dtype", self.dtype, "one of " + ", ".join(DTYPES))
+        require(self.t_sampling in T_SAMPLINGS, "--t-sampling", self.t_sampling,
+                "one of " + ", ".join(T_SAMPLINGS))
+        require(isinstance(self.device, str) and self.device.split(":")[0] in ("cpu", "cuda"),
+                "--device", self.device, "cpu or cuda[:N]")
+        if self.dtype == "bf16":
+            require(self.device.startswith("cuda"), "--dtype", self.dtype,
+                    "float32 or float64 on CPU (bf16 autocast is for CUDA)")
+        if self.compile:
+            require(self.device.startswith("cuda"), "--compile", True,
+                    "a CUDA device (torch.compile is used on CUDA only)")
+
+    @classmethod
+    def from_preset(cls, p, **overrides: Any) -> TrainConfig:
+        """The preset's numbers, with ``overrides`` (``None`` values are ignored)."""
+        base = dict(steps=p.steps, batch=p.batch, lr=p.lr, warmup=p.warmup, ema=p.ema,
+                    weight_decay=p.weight_decay, eval_every=p.eval_every, ckpt_every=p.ckpt_every)
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns (rank 0 has the metrics; other ranks get the same steps)."""
+
+    out: Path
+    steps: int
+    start_step: int
+    params: int
+    final: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] | None = None
+    skipped_checkpoints: list[tuple[str, str]] = field(default_factory=list)
+    bundle: Path | None = None
+
+
+# -- evaluation ----------------------------------------------------------------------------
+def eval_grid(spec: GPSpec, points: int) -> np.ndarray:
+    """The evaluation times: ``points`` geometric steps from ``t₀`` to ``T`` (13 points on the
+    default ``[1e-3, 10]`` gives three per decade, including 0.1 and 1)."""
+    s = spec.schedule
+    return np.geomspace(s.t0, s.T, points)
+
+
+class Evaluator:
+    """A fixed evaluation set: for each ``t`` of the grid, ``n`` exact draws of ``X_t`` (float64),
+    their exact scores, and the independent-frames baseline's relative error (computed once)."""
+
+    def __init__(self, spec: GPSpec, *, n: int = 256, points: int = 13, seed: int = EVAL_SEED):
+        from ditgp.models.data import independent_frames_score
+
+        self.spec = spec
+        self.t = eval_grid(spec, points)
+        oracle = Oracle.for_spec(spec)
+        rng = np.random.default_rng(seed)
+        self.X = [oracle.sample(n, seed=rng, t=float(t)) for t in self.t]  # each (n, d, H)
+        self.S = [oracle.score(X, float(t)) for X, t in zip(self.X, self.t, strict=True)]
+        self.baseline = np.array([
+            _rel(np.asarray(independent_frames_score(spec, X, float(t)), dtype=np.float64), S)
+            for X, S, t in zip(self.X, self.S, self.t, strict=True)])
+
+    @torch.no_grad()
+    def __call__(self, model: torch.nn.Module, chunk: int = 512) -> dict[str, Any]:
+        p = next(model.parameters())
+        sched = self.spec.schedule
+        errors = []
+        was_training = model.training
+        model.eval()
+        for X, S, t in zip(self.X, self.S, self.t, strict=True):
+            sigma = math.sqrt(float(sched.sigma2(t)))
+            out = []
+            for i in range(0, X.shape[0], chunk):
+                x = torch.as_tensor(X[i:i + chunk], dtype=p.dtype, device=p.device)
+                tt = torch.full((x.shape[0],), float(t), dtype=p.dtype, device=p.device)
+                out.append(model(x, tt).double().cpu().numpy())
+            score = -np.concatenate(out) / sigma
+            errors.append(_rel(score, S))
+        model.train(was_training)
+        return self.summarise(np.array(errors))
+
+    def summarise(self, model_err: np.ndarray) -> dict[str, Any]:
+        lo, hi = HEADLINE_T
+        band = (self.t >= lo * (1 - 1e-9)) & (self.t <= hi * (1 + 1e-9))
+        out: dict[str, Any] = {
+            "t": self.t.tolist(), "model": model_err.tolist(), "baseline": self.baseline.tolist(),
+            "band": [lo, hi],
+        }
+        if band.any():
+            out["model_mean_band"] = float(model_err[band].mean())
+            out["baseline_mean_band"] = float(self.baseline[band].mean())
+            out["beats_baseline_band"] = bool(np.all(model_err[band] < self.baseline[band]))
+        return out
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+# -- distributed set-up ----------------------------------------------------------------------
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    created: bool = False
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def sum(self, values: list[float], device) -> list[float]:
+        if self.world == 1:
+            return values
+        buf = torch.tensor(values, dtype=torch.float64, device=device)
+        torch.distributed.all_reduce(buf)
+        return buf.tolist()
+
+    def close(self) -> None:
+        if self.created and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _dist_setup(device: str) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    dist = torch.distributed
+    created = False
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend)
+        created = True
+    return _Dist(dist.get_rank(), dist.get_world_size(), local_rank, created)
+
+
+def _resolve_device(device: str, d: _Dist) -> torch.device:
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SpecError("--device", device,
+                            "cpu (CUDA is not available here: torch.cuda.is_available() is False)")
+        if d.world > 1:
+            return torch.device("cuda", d.local_rank)
+    return torch.device(device)
+
+
+# -- run folder --------------------------------------------------------------------------------
+def _run_config(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, *, params: int | None,
+                preset: str | None, init_from: str | None, world: int) -> dict[str, Any]:
+    import ditgp
+
+    return {"format": RUN_FORMAT, "library": {"name": "ditgp", "version": ditgp.__version__},
+            "spec": spec.to_dict(), "model": cfg.to_dict(), "train": tc.to_dict(),
+            "preset": preset, "init_from": init_from, "params": params, "world_size": world}
+
+
+def _check_resume(out: Path, stored: dict[str, Any], spec: GPSpec, cfg: ModelConfig,
+                  tc: TrainConfig, init_from: str | None) -> TrainConfig:
+    """Refuse a resume whose spec, model or fixed training numbers differ from the run's;
+    return ``tc`` with the run's recorded cosine horizon (and step target, with ``minutes``)."""
+    where = f"the run being resumed ({out / 'config.json'})"
+    if stored.get("format") != RUN_FORMAT:
+        raise CheckpointError("--resume", str(out), f"a ditgp training run ({RUN_FORMAT} config)")
+    try:
+        old_spec = GPSpec.from_dict(stored["spec"])
+    except (KeyError, SpecError) as exc:
+        raise CheckpointError("--resume", str(out), f"a readable run config ({exc})") from None
+    if old_spec != spec:
+        raise SpecError("--resume", str(out),
+                        f"the same GP spec as {where}: it has [{old_spec.describe()}, t0="
+                        f"{old_spec.schedule.t0:g}, T={old_spec.schedule.T:g}], this command gives "
+                        f"[{spec.describe()}, t0={spec.schedule.t0:g}, T={spec.schedule.T:g}]")
+    if stored.get("model") != cfg.to_dict():
+        raise SpecError("--resume", str(out), f"the same model as {where}: it has "
+                        f"{stored.get('model')}, this command gives {cfg.to_dict()}")
+    if stored.get("init_from") != init_from:
+        raise SpecError("--init-from", init_from, f"{stored.get('init_from')!r} as in {where}")
+    old = stored.get("train", {})
+    new = tc.to_dict()
+    if tc.decay_steps is None:
+        new["decay_steps"] = old.get("decay_steps")
+    for key in _RESUME_FIXED:
+        if key in old and new[key] != old[key]:
+            raise SpecError(_flag(key), new[key], f"{old[key]!r} as in {where} (resume keeps it)")
+    steps = tc.steps
+    if tc.minutes is not None and old.get("minutes") is not None:
+        steps = old["steps"]  # the target fixed when the budget was first timed
+    return replace(tc, decay_steps=new["decay_steps"], steps=steps)
+
+
+def _trim_metrics(path: Path, step: int) -> None:
+    """Keep the metrics lines up to ``step`` (a resumed run rewrites what follows; a line cut
+    by a kill is dropped)."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("step"), int) and rec["step"] <= step:
+            keep.append(line)
+    atomic_write_text(path, "".join(x + "\n" for x in keep))
+
+
+# -- the training function ---------------------------------------------------------------------
+def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, resume: bool = False,
+          init_from: str | None = None, preset: str | None = None, quiet: bool = False,
+          notify: Callable[[str], None] | None = None, report: bool = True) -> TrainResult:
+    """Train (or resume) the run in ``out``; see the module docstring.
+
+    ``resume=False`` needs ``out`` to be missing or empty; ``resume=True`` needs a run made with
+    the same spec, model and fixed training numbers, and continues from its newest complete
+    checkpoint to ``tc.steps``.  ``notify`` receives one-line notices (resumed from, skipped
+    corrupt checkpoints, the step target fixed by ``minutes``); the progress bar goes to stderr
+    unless ``quiet``.
+    """
+    from ditgp.models import build_model, count_parameters
+    from ditgp.models.data import GPStream, bayes_floor, load_train_set, make_train_set, noised
+    from ditgp.models.export import export_bundle
+    from tqdm.auto import tqdm
+
+    say = notify or (lambda _msg: None)
+    out = Path(out)
+    if tc.threads is not None:
+        torch.set_num_threads(tc.threads)
+    dist = _dist_setup(tc.device)
+    try:
+        device = _resolve_device(tc.device, dist)
+        cfg.check_H(spec.H)
+        if dist.world > 1:
+            require(tc.batch % dist.world == 0, "--batch", tc.batch,
+                    f"a multiple of the number of processes ({dist.world})")
+
+        # -- the run folder: fresh, or resumed from the newest complete checkpoint ---------
+        ckpt = None
+        skipped: list[tuple[str, str]] = []
+        if resume:
+            cpath = out / "config.json"
+            if not cpath.is_file():
+                raise CheckpointError("--resume", str(out), "a run folder with config.json "
+                                      "(start the run without --resume first)")
+            try:
+                stored = json.loads(cpath.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise CheckpointError("--resume", str(out), f"a readable config.json ({exc})") from None
+            tc = _check_resume(out, stored, spec, cfg, tc, init_from)
+            ckpt, skipped_paths = latest_checkpoint(out / "checkpoints")
+            skipped = [(str(p), why) for p, why in skipped_paths]
+            if ckpt is None and skipped:
+                raise CheckpointError("--resume", str(out), "at least one complete checkpoint: "
+                                      + "; ".join(f"{Path(p).name}: {why}" for p, why in skipped))
+            for p, why in skipped:
+                say(f"skipped checkpoint {p}: {why}")
+        elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise SpecError("--out", str(out), "a new or empty folder (or --resume to continue "
+                            "the run in it)")
+        dist.barrier()  # every rank has checked the folder before rank 0 writes into it
+        if tc.decay_steps is None and tc.minutes is None:
+            tc = replace(tc, decay_steps=tc.steps)
+
+        # -- model, EMA, optimizer --------------------------------------------------------------
+        torch.manual_seed(tc.seed)
+        param_dtype = torch.float64 if tc.dtype == "float64" else torch.float32
+        data_dtype = param_dtype
+        model = build_model(cfg, spec, init_from=init_from).to(device=device, dtype=param_dtype)
+        ema = make_ema(model)
+        params = count_parameters(model)
+        opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.9, 0.999), eps=1e-8,
+                                weight_decay=tc.weight_decay)
+        start = 0
+        window = _Window()
+        elapsed_before = 0.0
+        last_eval = None
+        if ckpt is not None:
+            model.load_state_dict(ckpt.tensors["model"])
+            ema.load_state_dict(ckpt.tensors["ema"])
+            load_optimizer_tensors(opt, ckpt.tensors["optimizer"], ckpt.state["optimizer"])
+            set_rng_tensors(ckpt.tensors.get("rng", {}))
+            start = int(ckpt.state["cursor"]["next_batch"])
+            window = _Window(**ckpt.state["window"])
+            elapsed_before = float(ckpt.state.get("elapsed_s", 0.0))
+            last_eval = ckpt.state.get("last_eval")
+            if start > tc.steps:
+                raise SpecError("--steps", tc.steps, f"≥ {start}, the step the run has already reached")
+            say(f"resuming {out} from {ckpt.path.name} (step {start} of {tc.steps})")
+
+        # -- data -----------------------------------------------------------------------------
+        train_set = None
+        if tc.n_train is not None:
+            tpath = out / "train_set.safetensors"
+            if resume and tpath.exists():
+                train_set, tspec = load_train_set(tpath)
+                require(tspec == spec and train_set.shape[0] == tc.n_train, "--n-train", tc.n_train,
+                        f"the training set stored in {tpath}")
+            else:
+                train_set = make_train_set(spec, tc.n_train, seed=tc.seed + TRAIN_SET_SEED_OFFSET)
+        stream = GPStream(spec, batch=tc.batch, seed=tc.seed, t_sampling=tc.t_sampling,
+                          dtype=data_dtype, train_set=train_set)
+        evaluator = Evaluator(spec, n=tc.n_eval, points=tc.eval_points) if dist.main else None
+
+        # -- files of a fresh run (rank 0) ------------------------------------------------
+        metrics_path = out / "metrics.jsonl"
+        if dist.main:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "checkpoints").mkdir(exist_ok=True)
+            remove_temporaries(out / "checkpoints")
+            if train_set is not None and not (out / "train_set.safetensors").exists():
+                from ditgp.models.data import save_train_set
+
+                save_train_set(out / "train_set.safetensors", train_set, spec)
+            _trim_metrics(metrics_path, start)
+        run_cfg = _run_config(spec, cfg, tc, params=params, preset=preset, init_from=init_from,
+                              world=dist.world)
+        if dist.main:
+            atomic_write_text(out / "config.json", json.dumps(run_cfg, indent=2) + "\n")
+
+        # -- wrap for DDP / compile -------------------------------------------------------------
+        net: torch.nn.Module = model
+        if dist.world > 1:
+            net = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None)
+        if tc.compile:
+            net = torch.compile(net)
+        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if tc.dtype == "bf16"
+                    else _NullContext())
+
+        def save(step: int) -> None:
+            if dist.main:
+                opt_t, opt_meta = optimizer_tensors(opt)
+                state = {"run": run_cfg, "cursor": {"next_batch": step}, "window": asdict(window),
+                         "optimizer": opt_meta, "elapsed_s": elapsed_before + time.perf_counter() - t_start,
+                         "last_eval": last_eval}
+                write_checkpoint(out / "checkpoints", step,
+                                 {"model": _cpu(model), "ema": _cpu(ema), "optimizer": opt_t,
+                                  "rng": rng_tensors()}, state, keep=tc.keep)
+            dist.barrier()
+
+        # -- the loop -------------------------------------------------------------------------
+        bar = tqdm(total=tc.steps, initial=start, disable=quiet or not dist.main, unit="step",
+                   dynamic_ncols=True, desc="train")
+        t_start = time.perf_counter()
+        t_window = t_start
+        probe_from = None
+        model.train()
+        k = start
+        while k < tc.steps or (tc.decay_steps is None and tc.minutes is not None):
+            if tc.decay_steps is None and tc.minutes is not None:  # timing the first steps
+                if probe_from is None and k == start + 1:
+                    probe_from = (k, time.perf_counter())
+                if k >= start + 1 + MINUTES_PROBE_STEPS:
+                    per_step = (time.perf_counter() - probe_from[1]) / (k - probe_from[0])
+                    left = tc.minutes * 60.0 - (time.perf_counter() - t_start)
+                    target = max(k + 1, k + int(MINUTES_STEP_SHARE * left / per_step))
+                    tc = replace(tc, steps=target, decay_steps=target)
+                    run_cfg["train"] = tc.to_dict()
+                    if dist.main:
+                        atomic_write_text(out / "config.json", json.dumps(run_cfg, indent=2) + "\n")
+                    bar.total = target
+                    say(f"--minutes {tc.minutes:g}: {per_step * 1e3:.1f} ms/step, step target "
+                        f"fixed at {target} (recorded in config.json)")
+                    continue
+            lr = learning_rate(k, lr=tc.lr, warmup=tc.warmup,
+                               decay_steps=tc.decay_steps or 1 << 62)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x0, t, z = stream.batch(k, dist.rank, dist.world)  # (b, d, H), (b,), (b, d, H)
+            x0, t, z = (a.to(device, non_blocking=True) for a in (x0, t, z))
+            x_t = noised(x0, t, z)
+            with autocast:
+                eps_hat = net(x_t, t)  # (b, d, H)
+            loss = (eps_hat.to(z.dtype) - z).pow(2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip if tc.clip > 0 else math.inf)
+            opt.step()
+            update_ema(ema, model, ema_decay(k, tc.ema))
+            floor = float(np.mean(bayes_floor(spec, t.detach().double().cpu().numpy())))
+            window.add(float(loss.detach()), floor, float(gnorm), lr)
+            k += 1
+            bar.update(1)
+
+            if k % tc.log_every == 0 or k == tc.steps:
+                now = time.perf_counter()
+                rec = window.record(k, dist, device, tc.batch, now - t_window)
+                rec["time_s"] = elapsed_before + now - t_start
+                t_window = now
+                if dist.main:
+                    _append(metrics_path, rec)
+                    bar.set_postfix(excess=f"{rec['excess']:.2e}", seq_s=f"{rec['seq_per_s']:.0f}",
+                                    refresh=False)
+            if k % tc.eval_every == 0 or k == tc.steps:
+                if dist.main:
+                    last_eval = {"step": k, **evaluator(ema)}
+                    _append(metrics_path, {"kind": "eval", **last_eval})
+                dist.barrier()
+            if k % tc.ckpt_every == 0 or k == tc.steps:
+                save(k)
+        bar.close()
+
+        # -- export and report (rank 0) ----------------------------------------------------------
+        result = TrainResult(out=out, steps=k, start_step=start, params=params, evaluation=last_eval,
+                             skipped_checkpoints=skipped)
+        if dist.main:
+            final = _final_metrics(metrics_path, last_eval, k, params,
+                                   elapsed_before + time.perf_counter() - t_start)
+            result.final = final
+            result.bundle = export_bundle(ema, cfg, spec, out / "final", metrics=final,
+                                          t0=spec.schedule.t0)
+            if report:
+                from ditgp.models.report import write_report
+
+                write_report(out)
+        dist.barrier()
+        return result
+    finally:
+        dist.close()
+
+
+# -- helpers of the loop -------------------------------------------------------------------------
+class _NullContext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+@dataclass
+class _Window:
+    """Running sums between two log lines (saved in checkpoints so resumed logs match)."""
+
+    n: int = 0
+    loss: float = 0.0
+    floor: float = 0.0
+    gnorm: float = 0.0
+    lr: float = 0.0
+
+    def add(self, loss: float, floor: float, gnorm: float, lr: float) -> None:
+        self.n += 1
+        self.loss += loss
+        self.floor += floor
+        self.gnorm += gnorm
+        self.lr = lr
+
+    def record(self, step: int, dist: _Dist, device, batch: int, seconds: float) -> dict[str, Any]:
+        loss, floor, gnorm = dist.sum([self.loss, self.floor, self.gnorm], device)
+        n = max(self.n, 1) * dist.world
+        rec = {"kind": "train", "step": step, "loss": loss / n, "floor": floor / n,
+               "excess": (loss - floor) / n, "grad_norm": gnorm / n, "lr": self.lr,
+               "seq_per_s": self.n * batch / seconds if seconds > 0 else None}
+        self.n, self.loss, self.floor, self.gnorm = 0, 0.0, 0.0, 0.0
+        return rec
+
+
+def _cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
+
+
+def _append(path: Path, rec: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+        f.flush()
+
+
+def _final_metrics(metrics_path: Path, last_eval: dict | None, steps: int, params: int,
+                   seconds: float) -> dict[str, Any]:
+    """The run's final numbers: the last logged train line and the last evaluation."""
+    last = None
+    if metrics_path.exists():
+        for line in metrics_path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if rec.get("kind") == "train":
+                last = rec
+    out: dict[str, Any] = {"steps": steps, "params": params, "train_seconds": seconds}
+    if last:
+        out.update({k: last[k] for k in ("loss", "floor", "excess", "grad_norm") if k in last})
+    if last_eval:
+        out["eval"] = last_eval
+    return out
