@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["construction_iterates", "reference_iterates_for", "resource_expectations",
+           "Counted", "count_resources",
            "effective_mixing", "Mixing", "mixing_errors"]
 
 
@@ -156,3 +157,54 @@ def mixing_errors(c: Any, inp: Any, blocks_per_iteration: int) -> list[tuple[int
             err, rhs = np.inf, 0.0
         out.append((block, err, rhs))
     return out
+
+
+class Counted(NamedTuple):
+    """Resources read off a built network's tensors (:func:`count_resources`)."""
+
+    D: int  # residual-stream width
+    L: int  # blocks present
+    M: int  # heads with a non-zero value path (W_o·W_v ≠ 0), most in any block
+    K: int  # blocks whose attention is active (one per iteration)
+    blocks_per_iteration: int
+    window: int  # largest gap |h-j| the first block's attention mixes
+    B: float  # largest Frobenius norm of any weight matrix (per-head slices split)
+    R: float  # the decoder's output clip
+
+
+def count_resources(c: Any, inp: Any) -> Counted:
+    """``D, L, M, K, w, B, R`` counted from the tensors of ``c.module`` — not from its plan
+    or its ``resources`` table — so that claim ``construction-resources`` compares what was
+    built with the theory's formulas."""
+    import torch
+
+    blocks = list(c.module.blocks)
+    active_heads, active_blocks = [], []
+    B = 0.0
+    with torch.no_grad():
+        for _name, p in c.module.named_parameters():
+            if p.ndim < 2:
+                continue
+            mats = p if p.ndim == 3 else p[None]
+            for m in mats:
+                B = max(B, float(torch.linalg.matrix_norm(m.double(), "fro")))
+        for i, blk in enumerate(blocks):
+            W_v, W_o = blk.attn.W_v.double(), blk.attn.W_o.double()
+            n = sum(1 for m in range(W_v.shape[0]) if float((W_o[m] @ W_v[m]).abs().max()) > 0)
+            active_heads.append(n)
+            if n:
+                active_blocks.append(i)
+        D = int(blocks[0].attn.W_q.shape[-1]) if blocks else 0
+    bpi = int(active_blocks[1] - active_blocks[0]) if len(active_blocks) > 1 else max(len(blocks), 1)
+    mix = effective_mixing(c, inp, 0) if blocks else None
+    window = 0
+    if mix is not None:
+        H, d = inp.spec.H, inp.spec.d
+        G = np.abs(mix.G).reshape(H, d, H, d).sum(axis=(1, 3))
+        floor = 16.0 * mix.rounding
+        gaps = np.abs(np.subtract.outer(np.arange(H), np.arange(H)))
+        used = gaps[G > floor]
+        window = int(used.max()) if used.size else 0
+    clip = c.module.cfg.output_clip if hasattr(c.module, "cfg") else c.config.output_clip
+    return Counted(D, len(blocks), max(active_heads, default=0), len(active_blocks), bpi, window,
+                   B, float(clip) if clip is not None else float("inf"))

@@ -47,6 +47,8 @@ __all__ = [
     "spatial_covariances",
     "kernel_params",
     "kernels",
+    "composite_kernels",
+    "SIGMA_SIDES",
     "schedules",
     "gp_specs",
     "times",
@@ -164,6 +166,31 @@ def spd_matrices(
     if lo > hi:
         raise InvalidArgument(f"scale={scale!r} must have low ≤ high")
     return _spd(d, max_condition, (lo, hi))
+
+
+#: Where the spectrum of ``Σ`` lies relative to 1, for :func:`gp_specs` (``sigma_side=``):
+#: eigenvalue ranges of an explicit ``Σ``.  ``below``/``above`` exercise code that assumes
+#: ``μ_min ≤ 1 ≤ μ_max`` (e.g. extremes of ``A_t`` over ``t``: with every ``μ < 1`` the worst
+#: time is ``T``, not ``t0``).
+SIGMA_SIDES: dict[str, tuple[float, float]] = {
+    "below": (0.05, 0.9),
+    "above": (1.1, 8.0),
+}
+
+
+@st.composite
+def _spd_in(draw, d: int, lo: float, hi: float) -> np.ndarray:
+    mu = np.array(sorted(draw(st.lists(st.floats(lo, hi), min_size=d, max_size=d))))
+    q = _orthogonal(draw(st.integers(0, 2**32 - 1)), d)
+    mat = (q * mu) @ q.T
+    return 0.5 * (mat + mat.T)
+
+
+@st.composite
+def _spatial_side(draw, d: int, side: str) -> Spatial:
+    lo, hi = SIGMA_SIDES[side]
+    mat = draw(_spd_in(d, lo, hi))
+    return Spatial("explicit", matrix=tuple(tuple(float(v) for v in row) for row in mat))
 
 
 @st.composite
@@ -326,6 +353,60 @@ def kernels(
 _kernels = kernels  # gp_specs() takes an argument named `kernels`
 
 
+@st.composite
+def _composite(draw, correlation: bool, decay: DecayClass | None, depth: int):
+    a = draw(_part(correlation, depth))
+    b = draw(_part(correlation, depth))
+    how = draw(st.sampled_from(("sum", "product") if correlation else ("sum", "product", "scale")))
+    if how == "sum":
+        w = draw(st.integers(1, PARAM_GRID - 1)) / PARAM_GRID  # convex weights keep γ(0) = 1
+        k = w * a + (1.0 - w) * b if correlation else a + b
+    elif how == "product":
+        k = a * b
+    else:
+        k = draw(st.integers(1, 4 * PARAM_GRID)) / PARAM_GRID * a
+    if decay is not None:
+        assume(k.decay_class == decay)
+    return k
+
+
+def _part(correlation: bool, depth: int) -> st.SearchStrategy[Kernel]:
+    parts = kernels()
+    if depth > 1:
+        return st.one_of(parts, _composite(correlation, None, depth - 1))
+    return parts
+
+
+def composite_kernels(
+    decay_class: str | DecayClass | None = None, *, correlation: bool = True, depth: int = 1,
+) -> st.SearchStrategy[Kernel]:
+    """Composite kernels (:mod:`ditgp.theory.kernels.composite`) of catalogue kernels drawn by
+    :func:`kernels`: convex sums ``w·k₁ + (1-w)·k₂``, Schur products ``k₁·k₂`` — parts of
+    any decay classes, so mixed classes are drawn — and, when ``correlation=False``, plain sums
+    and positive scalings ``s·k`` (``γ(0) ≠ 1``: kernels for spectral and truncation claims,
+    not for a :class:`~ditgp.theory.spec.GPSpec`).  ``depth`` nests composites
+    (``depth=2``: parts may themselves be composite).
+
+    >>> from hypothesis import find
+    >>> k = find(composite_kernels(correlation=False), lambda k: float(k.gamma(0)) != 1.0)
+    >>> float(k.gamma(0)) > 0
+    True
+    """
+    if decay_class is not None:
+        try:
+            decay: DecayClass | None = DecayClass(decay_class)
+        except ValueError:
+            raise InvalidArgument(
+                f"decay_class={decay_class!r} not one of " + ", ".join(c.value for c in DecayClass)
+            ) from None
+    else:
+        decay = None
+    depth = _check_int("depth", depth, 1, 3)
+    if not isinstance(correlation, bool):
+        raise InvalidArgument(f"correlation={correlation!r} must be True or False")
+    return _composite(correlation, decay, depth)
+
+
 # -- specs and times ---------------------------------------------
 @st.composite
 def _log_uniform(draw, lo: float, hi: float) -> float:
@@ -349,11 +430,17 @@ def schedules(
 
 @st.composite
 def _gp_spec(draw, kernel_st, H: tuple[int, int], d: tuple[int, int], max_condition, spatial,
-             schedule_st) -> GPSpec:
+             schedule_st, sides: tuple[str, ...] = ("straddle",)) -> GPSpec:
     k = draw(kernel_st)
     n_frames = draw(st.integers(*H))
     dim = draw(st.integers(*d))
-    sp = draw(spatial if spatial is not None else spatial_covariances(dim, max_condition))
+    side = draw(st.sampled_from(sides))
+    if spatial is not None:
+        sp = draw(spatial)
+    elif side in SIGMA_SIDES:
+        sp = draw(_spatial_side(dim, side))
+    else:
+        sp = draw(spatial_covariances(dim, max_condition))
     sched = draw(schedule_st)
     try:
         return GPSpec(k, n_frames, dim, sp, sched)
@@ -373,6 +460,7 @@ def gp_specs(
     max_condition: float = 10.0,
     spatial: st.SearchStrategy[Spatial] | None = None,
     schedule: st.SearchStrategy[Schedule] | None = None,
+    sigma_side: Any = None,
 ) -> st.SearchStrategy[GPSpec]:
     """Valid :class:`~ditgp.theory.spec.GPSpec` values: a kernel (from ``kernels``, or by
     ``family``/``decay_class``), then ``H ∈ [min_H, max_H]``, ``d ∈ [min_d, max_d]``, a
@@ -401,9 +489,14 @@ def gp_specs(
     for name, value in (("spatial", spatial), ("schedule", schedule)):
         if value is not None and not isinstance(value, st.SearchStrategy):
             raise InvalidArgument(f"{name}={value!r} must be a hypothesis strategy")
+    sides = _check_choice("sigma_side", sigma_side, ("straddle", *SIGMA_SIDES))
+    if sigma_side is not None and spatial is not None:
+        raise InvalidArgument("sigma_side= cannot be combined with spatial=")
+    if sigma_side is None:
+        sides = ("straddle",)
     kernel_st = kernels if kernels is not None else _kernels(family, decay_class)
     return _gp_spec(kernel_st, (min_H, max_H), (min_d, max_d), max_condition, spatial,
-                    schedule if schedule is not None else st.just(Schedule()))
+                    schedule if schedule is not None else st.just(Schedule()), sides)
 
 
 def _schedule_of(spec: Any) -> Schedule:

@@ -56,7 +56,7 @@ class KernelSize:
         return GPSpec(self.kernel, self.H, 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_dict()}
+        return _kernel_dict(self.kernel, self.H)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,18 @@ class KernelWindow:
         return GPSpec(self.kernel, self.H, 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_dict(), "w": self.w}
+        return {**_kernel_dict(self.kernel, self.H), "w": self.w}
+
+
+def _kernel_dict(kernel: Kernel, H: int) -> dict[str, Any]:
+    """``{"spec": …}`` (JSON that ``ditgp derive --spec`` accepts) for a correlation kernel,
+    else ``{"kernel": …, "H": H}`` (a scaled composite has ``γ(0) ≠ 1``: no GP spec)."""
+    from ditgp.theory.errors import SpecError
+
+    try:
+        return {"spec": GPSpec(kernel, H, 1).to_dict()}
+    except SpecError:
+        return {"kernel": kernel.to_dict(), "H": H}
 
 
 class ClaimViolation(AssertionError):
@@ -186,7 +197,11 @@ def _timed(draw, specs: st.SearchStrategy[GPSpec]) -> TimedDraw:
 
 
 def _timed_specs(**kw: Any) -> Callable[[], st.SearchStrategy]:
-    return lambda: _timed(ds.gp_specs(**kw))
+    """Timed draws of specs with catalogue and composite kernels and ``Σ`` straddling 1, or
+    with every eigenvalue below or above 1."""
+    kw.setdefault("sigma_side", ("straddle", "below", "above"))
+    return lambda: _timed(ds.gp_specs(kernels=st.one_of(ds.kernels(), ds.composite_kernels()),
+                                      **kw))
 
 
 @st.composite

@@ -84,7 +84,7 @@ _register(Claim(
     "Carlo with the exact minimiser ε* = -σ_t s.",
     r"\mathbb{E}\|\varepsilon^\star(X_t,t) - Z\|^2 = \sum_{i,j}\frac{\alpha_t^2\lambda_i\mu_j}"
     r"{\alpha_t^2\lambda_i\mu_j + \sigma_t^2}",
-    "paper",
+    "derived",
     f"Monte Carlo: {tol.MC_Z:g} standard errors of the mean of {FLOOR_SAMPLES} draws",
     _timed_specs(max_H=12, max_d=3), check_bayes_floor,
     requires=("ditgp.numerics.oracle:exact_score",), health_checks=_SLOW,
