@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "Gaussian KL and W2 with finite-sample bias and SE) and, for a network, "
                     "with the exact-score sampler run on the same prior draws and noise.")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--run", metavar="RUN", help="a training run (uses RUN/final)")
+    src.add_argument("--run", dest="run_dir", metavar="RUN", help="a training run (uses RUN/final)")
     src.add_argument("--weights", metavar="BUNDLE", help="a bundle (trained or constructed)")
     src.add_argument("--exact", action="store_true", help="the exact score (spec from flags)")
     add_spec_arguments(p, time=False)
@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
         spec = spec_from_args(args)
         fn, source = exact_score_fn(spec), "exact score"
     else:
-        src = args.run or args.weights
+        src = args.run_dir or args.weights
         fn, spec, _ = load_score(src)
-        source = f"{'run' if args.run else 'bundle'} {src}"
+        source = f"{'run' if args.run_dir else 'bundle'} {src}"
     opts = dict(sampler=args.sampler, steps=args.steps, grid=args.grid, seed=args.seed,
                 prior=args.prior, batch=args.batch)
     start = time.perf_counter()

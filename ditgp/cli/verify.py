@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="merge the reports of shards (folders written by --shard runs) into "
                         "--out instead of running claims")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--run", dest="run_dir", default=None, metavar="RUN",
+                   help="also run the trained-model claims (101+) on this training run and add "
+                        "the three-way comparison (DIR/trained/compare.md) to the report")
+    p.add_argument("--bundle", default=None, metavar="BUNDLE",
+                   help="with --run: the construction to compare with (default: built)")
+    p.add_argument("--control", default=None, metavar="RUN",
+                   help="with --run: a run trained on Γ = I data (attention control)")
     p.set_defaults(run=run)
 
 
@@ -81,7 +88,22 @@ def run(args: argparse.Namespace) -> int:
                       f"{_fmt(r['worst_margin']):>13s}  {r['status'].upper()}")
             print(f"report: {args.out}/report.md (merged from {len(args.merge)} shards)")
         return 0 if doc["passed"] else 1
-    claims = _shard(select(args.claims), args.shard)
+    trained_claims: list = []
+    if args.run_dir:
+        from ditgp.verify.claims.registry import TRAINED
+
+        keys = [k.strip() for k in (args.claims or "").split(",") if k.strip()]
+        tkeys = [k for k in keys if k in TRAINED or (k.isdigit() and int(k) > 100)]
+        for k in tkeys:
+            if k not in TRAINED and not any(c.number == int(k) for c in TRAINED.values()):
+                raise SpecError("--claims", k, "a trained claim id or number: "
+                                + ", ".join(f"{c.number} {c.id}" for c in TRAINED.values()))
+        rest = [k for k in keys if k not in tkeys]
+        trained_claims = [c for c in TRAINED.values()
+                          if not keys or c.id in tkeys or str(c.number) in tkeys]
+        claims = _shard(select(rest) if (rest or not keys) else [], args.shard)
+    else:
+        claims = _shard(select(args.claims), args.shard)
     results = []
     start = time.perf_counter()
     for c in claims:
@@ -93,6 +115,22 @@ def run(args: argparse.Namespace) -> int:
                     bar.update(1)
 
             results.append(run_claim(c, examples=budget, seed=args.seed, on_example=tick))
+    trained_doc = None
+    if args.run_dir:
+        from ditgp.verify.claims.trained import context_for_run
+
+        ctx = context_for_run(args.run_dir, bundle=args.bundle, control=args.control)
+        for c in trained_claims:
+            budget = args.examples or c.default_examples
+            with tqdm(total=budget, desc=f"{c.number:>3} {c.id}", file=sys.stderr, leave=False,
+                      disable=None) as bar:
+                results.append(run_claim(c, examples=budget, seed=args.seed,
+                                         overrides={"ctx": ctx},
+                                         on_example=lambda bar=bar: bar.update(1)))
+        from ditgp.verify.trained import compare
+
+        trained_doc = compare(args.run_dir, nets=ctx.nets, seed=args.seed,
+                              out=f"{args.out}/trained")
     weights = None
     if args.weights:
         from ditgp.verify.weights import verify_bundle
@@ -103,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
             "seconds": round(time.perf_counter() - start, 1)}
     doc = write_report(args.out, results, meta=meta, weights=weights,
                        with_plots=not args.no_plots)
+    if trained_doc is not None:
+        doc = _add_trained_section(args.out, doc, trained_doc)
     if args.json:
         emit_json(doc)
     else:
@@ -124,3 +164,30 @@ def run(args: argparse.Namespace) -> int:
         failed = ", ".join(c["name"] for c in weights["checks"] if not c["passed"])
         print(f"ditgp verify: weight bundle {args.weights} failed: {failed}", file=sys.stderr)
     return 0 if doc["passed"] else 1
+
+
+def _add_trained_section(out: str, doc: dict, trained: dict) -> dict:
+    """Append the trained-network section (summary + link to trained/compare.md and its plots)
+    to report.md and the comparison to report.json."""
+    import json
+    from pathlib import Path
+
+    from ditgp.verify.report import atomic_write_text
+
+    rows = trained["errors"]["rows"]
+    a = trained["attention"]
+    lines = ["## Trained network", "", f"Run `{trained['run']}` ({trained['spec_text']}); full "
+             "comparison in [trained/compare.md](trained/compare.md).", "",
+             "| t | trained | constructed | independent frames |", "|---|---|---|---|"]
+    lines += [f"| {r['t']:.3g} | {r['trained_rel_error']:.3g} | {r['constructed_rel_error']:.3g} "
+              f"| {r['independent_rel_error']:.3g} |" for r in rows]
+    lines += ["", "Attention vs γ: " + "; ".join(
+        f"{k} Spearman {v['vs_gamma']['spearman']:.3f} (p {v['vs_gamma']['p_value']:.3g})"
+        for k, v in a.items()), ""]
+    lines += [f"![{p}](trained/{p})" for p in ("errors.png", "excess_loss.png",
+                                               "attention_profile.png", "layer_distance.png")]
+    path = Path(out) / "report.md"
+    atomic_write_text(path, path.read_text() + "\n".join(lines) + "\n")
+    doc = dict(doc, trained=trained)
+    atomic_write_text(Path(out) / "report.json", json.dumps(doc, indent=2, default=float))
+    return doc
