@@ -160,7 +160,10 @@ def check_baseline(inp: TrainedDraw, *, ctx: TrainedContext | None = None, n: in
     se = float(D.std(ddof=1) / math.sqrt(n))
     lower = float(D.mean()) - tol.monte_carlo(se)
     scale = float(e_b.mean())
-    return Outcome(lower / scale, float(e_tr.mean()), float(e_b.mean()),
+    margin = lower / scale
+    if lower <= 0:  # strictly better is claimed: a tie (e.g. the baseline itself) fails
+        margin = min(margin, -1e-15)
+    return Outcome(margin, float(e_tr.mean()), float(e_b.mean()),
                    {"t": t, "trained_rel_error": math.sqrt(e_tr.sum() / np.sum(s ** 2)),
                     "baseline_rel_error": math.sqrt(e_b.sum() / np.sum(s ** 2)), "se": se})
 
@@ -197,7 +200,8 @@ def check_attention(inp: TrainedDraw, *, ctx: TrainedContext | None = None) -> O
                                  seed=inp.seed)["profile"]
         c = profile_vs_kernel(np.asarray(prof), np.asarray(spec.Gamma[:, 0]), seed=inp.seed)
         detail["control"] = c["spearman"]
-        margin = min(margin, a["spearman"] - c["spearman"])
+        gap = a["spearman"] - c["spearman"]
+        margin = min(margin, gap if gap > 0 else min(gap, -1e-15))  # strictly more than control
     return Outcome(float(margin), a["p_value"], ATTENTION_ALPHA, detail)
 
 
