@@ -72,3 +72,23 @@ def test_order_fails_for_an_euler_ode_step(trained_ctx, monkeypatch):  # noqa: F
 
 def test_autocorrelation_fails_for_independent_frames(trained_ctx):  # noqa: F811
     assert _run("trained-autocorrelation", _independent(trained_ctx)).status == "fail"
+
+
+def test_cli_verify_run_adds_the_trained_section(tiny_run, tmp_path):  # noqa: F811
+    import json
+
+    from ditgp.cli import main
+
+    out = tmp_path / "rep"
+    assert main(["verify", "--run", str(tiny_run), "--claims", "exact-sampler-order",
+                 "--out", str(out), "--no-plots"]) == 0
+    md = (out / "report.md").read_text()
+    assert "## Trained network" in md and "exact-sampler-order" in md
+    doc = json.loads((out / "report.json").read_text())
+    assert [c["id"] for c in doc["claims"]] == ["exact-sampler-order"] and "trained" in doc
+    assert (out / "trained" / "compare.md").is_file()
+    assert main(["verify", "--run", str(tiny_run), "--claims", "199", "--out", str(out)]) == 2
+    plain = tmp_path / "plain"
+    assert main(["verify", "--claims", "1", "--examples", "2", "--out", str(plain),
+                 "--no-plots"]) == 0
+    assert "Trained network" not in (plain / "report.md").read_text()
