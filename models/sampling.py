@@ -51,7 +51,7 @@ from ditgp.theory.spec import GPSpec
 __all__ = ["SAMPLERS", "GRIDS", "PRIORS", "DEFAULT_BATCH", "ScoreFn", "time_grid",
            "exact_score_fn", "load_score", "sample", "sde_step", "ode_step",
            "linear_sampler_covariance", "exact_sampler_variances", "sampler_covariance_error",
-           "convergence_errors"]
+           "convergence_errors", "require_all_t"]
 
 SAMPLERS = ("sde", "ode")
 GRIDS = ("uniform", "log")
@@ -106,7 +106,18 @@ def load_score(source: str | Path) -> tuple[ScoreFn, GPSpec, dict[str, Any]]:
         fn, manifest = load_network(bundle)
     except BundleError as exc:
         raise SpecError("--weights", str(bundle), f"a valid bundle ({exc})") from None
+    require_all_t(manifest, str(bundle))
     return fn, GPSpec.from_dict(manifest["spec"]), manifest
+
+
+def require_all_t(manifest: dict[str, Any], name: str, flag: str = "--weights") -> None:
+    """Refuse a construction built for one fixed ``t``: a sampler (or a comparison over a
+    ``t`` grid) needs a network that serves every ``t ∈ [t0, T]`` (``gated``/``multiply``)."""
+    con = manifest.get("construction") or {}
+    if con.get("time_conditioning") == "fixed":
+        raise SpecError(flag, name, "a network serving every t in [t0, T] (this construction "
+                                    f"is for t={con.get('t')} only; construct it with "
+                                    "--time-conditioning gated)")
 
 
 # -- one step of each scheme (used by the sampler and by the exact covariance) ---------------

@@ -92,8 +92,10 @@ def load_networks(run, *, bundle=None, eps: float = DEFAULT_EPS, control=None,
     spec = tr.spec
     if bundle is not None:
         from ditgp.models.export import load_network
+        from ditgp.models.sampling import require_all_t
 
         score, manifest = load_network(bundle)
+        require_all_t(manifest, str(bundle), "--bundle")
         got = GPSpec.from_dict(manifest["spec"])
         require(got.to_dict()["kernel"] == spec.to_dict()["kernel"] and got.H == spec.H
                 and got.d == spec.d and got.Sigma.tolist() == spec.Sigma.tolist(),

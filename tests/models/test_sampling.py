@@ -117,3 +117,22 @@ def test_grid_endpoints_and_shape():
 def test_bad_inputs_name_the_argument(kw, name):
     with pytest.raises(SpecError, match=name):
         sample(exact_score_fn(SPEC), SPEC, 3, **kw)
+
+
+def test_constructed_bundle_sampler_and_fixed_t_refusal(tmp_path):
+    """A gated construction serves all t: the sampler runs with its bundle, and because the
+    network is linear in x its output covariance is exact by propagation — within its
+    accuracy of the exact-score sampler's. A fixed-t construction is refused."""
+    from ditgp.models.sampling import load_score
+    from ditgp.numerics import construct
+
+    con = construct(SPEC, eps=1e-6, time_conditioning="gated")
+    con.save(tmp_path / "gated")
+    fn, spec, _ = load_score(tmp_path / "gated")
+    assert spec == SPEC
+    C_net = linear_sampler_covariance(fn, SPEC, sampler="ode", steps=40)
+    C_ex = linear_sampler_covariance(exact_score_fn(SPEC), SPEC, sampler="ode", steps=40)
+    assert np.linalg.norm(C_net - C_ex) / np.linalg.norm(C_ex) < 1e-4
+    construct(SPEC, t=0.1, eps=1e-3).save(tmp_path / "fixed")
+    with pytest.raises(SpecError, match="--weights"):
+        load_score(tmp_path / "fixed")
