@@ -14,7 +14,7 @@ import importlib
 from ditgp import __version__
 
 #: Subcommands in the order ``--help`` lists them.
-COMMANDS = ("derive", "construct", "inspect", "score", "train", "verify", "bench")
+COMMANDS = ("derive", "construct", "inspect", "score", "train", "verify", "bench", "sample", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:

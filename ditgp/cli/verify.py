@@ -39,6 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="merge the reports of shards (folders written by --shard runs) into "
                         "--out instead of running claims")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--run", dest="run_dir", default=None, metavar="RUN",
+                   help="also run the trained-model claims (101+) on this training run and add "
+                        "the three-way comparison (DIR/trained/compare.md) to the report")
+    p.add_argument("--bundle", default=None, metavar="BUNDLE",
+                   help="with --run: the construction to compare with (default: built)")
+    p.add_argument("--control", default=None, metavar="RUN",
+                   help="with --run: a run trained on Γ = I data (attention control)")
     p.set_defaults(run=run)
 
 
@@ -138,9 +145,26 @@ def run(args: argparse.Namespace) -> int:
                            r["status"]))
             print(f"report: {args.out}/report.md (merged from {len(args.merge)} shards)")
         return 0 if doc["passed"] else 1
-    selection = select(args.claims)
-    run_suite = args.weights is None or args.with_claims or args.claims is not None
-    claims = _shard(selection, args.shard) if run_suite else []
+    trained_claims: list = []
+    if args.run_dir:
+        from ditgp.verify.claims.registry import TRAINED
+
+        keys = [k.strip() for k in (args.claims or "").split(",") if k.strip()]
+        tkeys = [k for k in keys if k in TRAINED or (k.isdigit() and int(k) > 100)]
+        for k in tkeys:
+            if k not in TRAINED and not any(c.number == int(k) for c in TRAINED.values()):
+                raise SpecError("--claims", k, "a trained claim id or number: "
+                                + ", ".join(f"{c.number} {c.id}" for c in TRAINED.values()))
+        rest = [k for k in keys if k not in tkeys]
+        trained_claims = [c for c in TRAINED.values()
+                          if not keys or c.id in tkeys or str(c.number) in tkeys]
+        selection = select(rest) if (rest or not keys) else []
+        run_suite = bool(selection)
+        claims = _shard(selection, args.shard)
+    else:
+        selection = select(args.claims)
+        run_suite = args.weights is None or args.with_claims or args.claims is not None
+        claims = _shard(selection, args.shard) if run_suite else []
     results = []
     start = time.perf_counter()
     # one line per claim as it finishes: on stdout for the table, on stderr with --json
@@ -160,6 +184,25 @@ def run(args: argparse.Namespace) -> int:
         if not args.json or not sys.stderr.isatty():
             print(_row(r.number, r.id, r.source, r.examples, r.worst_margin, r.status)
                   + f"  ({r.seconds:.1f} s)", file=line_out, flush=True)
+    trained_doc = None
+    if args.run_dir:
+        from ditgp.verify.claims.trained import context_for_run
+
+        ctx = context_for_run(args.run_dir, bundle=args.bundle, control=args.control)
+        for c in trained_claims:
+            budget = args.examples or c.default_examples
+            with tqdm(total=budget, desc=f"{c.number:>3} {c.id}", file=sys.stderr, leave=False,
+                      disable=None) as bar:
+                r = run_claim(c, examples=budget, seed=args.seed, overrides={"ctx": ctx},
+                              on_example=lambda bar=bar: bar.update(1))
+            results.append(r)
+            if not args.json or not sys.stderr.isatty():
+                print(_row(r.number, r.id, r.source, r.examples, r.worst_margin, r.status)
+                      + f"  ({r.seconds:.1f} s)", file=line_out, flush=True)
+        from ditgp.verify.trained import compare
+
+        trained_doc = compare(args.run_dir, nets=ctx.nets, seed=args.seed,
+                              out=f"{args.out}/trained")
     weights = None
     if args.weights:
         from ditgp.verify.weights import verify_bundle
@@ -171,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
             "seconds": round(time.perf_counter() - start, 1)}
     doc = write_report(args.out, results, meta=meta, weights=weights,
                        with_plots=not args.no_plots)
+    if trained_doc is not None:
+        doc = _add_trained_section(args.out, doc, trained_doc)
     if args.json:
         emit_json(doc)
     else:
@@ -188,3 +233,30 @@ def run(args: argparse.Namespace) -> int:
         failed = ", ".join(c["name"] for c in weights["checks"] if not c["passed"])
         print(f"ditgp verify: weight bundle {args.weights} failed: {failed}", file=sys.stderr)
     return 0 if doc["passed"] else 1
+
+
+def _add_trained_section(out: str, doc: dict, trained: dict) -> dict:
+    """Append the trained-network section (summary + link to trained/compare.md and its plots)
+    to report.md and the comparison to report.json."""
+    import json
+    from pathlib import Path
+
+    from ditgp.verify.report import atomic_write_text
+
+    rows = trained["errors"]["rows"]
+    a = trained["attention"]
+    lines = ["## Trained network", "", f"Run `{trained['run']}` ({trained['spec_text']}); full "
+             "comparison in [trained/compare.md](trained/compare.md).", "",
+             "| t | trained | constructed | independent frames |", "|---|---|---|---|"]
+    lines += [f"| {r['t']:.3g} | {r['trained_rel_error']:.3g} | {r['constructed_rel_error']:.3g} "
+              f"| {r['independent_rel_error']:.3g} |" for r in rows]
+    lines += ["", "Attention vs γ: " + "; ".join(
+        f"{k} Spearman {v['vs_gamma']['spearman']:.3f} (p {v['vs_gamma']['p_value']:.3g})"
+        for k, v in a.items()), ""]
+    lines += [f"![{p}](trained/{p})" for p in ("errors.png", "excess_loss.png",
+                                               "attention_profile.png", "layer_distance.png")]
+    path = Path(out) / "report.md"
+    atomic_write_text(path, path.read_text() + "\n".join(lines) + "\n")
+    doc = dict(doc, trained=trained)
+    atomic_write_text(Path(out) / "report.json", json.dumps(doc, indent=2, default=float))
+    return doc

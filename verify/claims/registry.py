@@ -15,6 +15,12 @@ REGISTRY: dict[str, Claim] = {
     c.id: c for c in sorted((c for m in SUBJECTS for c in m.CLAIMS), key=lambda c: c.number)
 }
 
+#: Claims about a trained run (numbers 101+): run only by ``ditgp verify --run RUN``, never in
+#: the default selection (their checks need the run's networks through ``overrides["ctx"]``).
+from ditgp.verify.claims import trained as _trained  # noqa: E402
+
+TRAINED: dict[str, Claim] = {c.id: c for c in _trained.CLAIMS}
+
 
 def claim_ids() -> list[str]:
     return list(REGISTRY)
