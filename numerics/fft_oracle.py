@@ -38,6 +38,7 @@ from .circulant import chan_eigenvalues
 from .circulant_embedding import CirculantEmbedding
 from .gohberg_semencul import GSInverse, trace_inverse
 from .lanczos import Extremes, lanczos, quadrature, ritz_extremes
+from .speccache import SpecCache
 from .toeplitz_operator import CHUNK_ELEMENTS, FFT_WORKERS
 from .toeplitz_solve import ToeplitzShiftSolver
 
@@ -53,9 +54,7 @@ SLQ_STEPS = 40
 LANCZOS_STEPS = 300
 #: Rows solved together (bounds the working set to ``ROW_CHUNK_ELEMENTS`` floats per array).
 ROW_CHUNK_ELEMENTS = 1 << 24
-_CACHE: OrderedDict[str, FFTOracle] = OrderedDict()
-_CACHE_SIZE = 8
-_LOCK = threading.Lock()
+_CACHE: SpecCache[FFTOracle] = SpecCache(8)
 
 
 def fft_memory_bytes(n: int, d: int, H: int) -> int:
@@ -145,23 +144,11 @@ class FFTOracle:
     @classmethod
     def for_spec(cls, spec: GPSpec) -> FFTOracle:
         """The cached FFT oracle of ``spec`` (keyed on its JSON; at most 8 kept, LRU)."""
-        key = spec.to_json(indent=None)
-        with _LOCK:
-            hit = _CACHE.get(key)
-            if hit is not None:
-                _CACHE.move_to_end(key)
-                return hit
-        made = cls(spec)
-        with _LOCK:
-            _CACHE[key] = made
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-        return made
+        return _CACHE.get(spec, cls)
 
     @staticmethod
     def clear_cache() -> None:
-        with _LOCK:
-            _CACHE.clear()
+        _CACHE.clear()
 
     # -- helpers ------------------------------------------------------------------------
     def _check_X(self, X) -> None:

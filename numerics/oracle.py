@@ -17,11 +17,10 @@ nearly singular").
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+from ditgp.numerics.speccache import SpecCache
 from ditgp.theory.errors import SpecError
 from ditgp.theory.iterations import a_t_extremes
 from ditgp.theory.process import bayes_floor as _theory_bayes_floor
@@ -39,9 +38,7 @@ METHODS = ("auto", "eig", "fft")
 #: time of the FFT path's cached ones, and 2.7–4.2× longer at H=4096.
 AUTO_SWITCH_H = 1024
 
-_CACHE: OrderedDict[str, Oracle] = OrderedDict()
-_CACHE_SIZE = 16
-_LOCK = threading.Lock()
+_CACHE: SpecCache[Oracle] = SpecCache(16)
 
 
 def vec(X: np.ndarray) -> np.ndarray:
@@ -99,23 +96,11 @@ class Oracle:
     @classmethod
     def for_spec(cls, spec: GPSpec) -> Oracle:
         """The cached oracle of ``spec`` (keyed on its JSON; at most 16 kept, LRU)."""
-        key = spec.to_json(indent=None)
-        with _LOCK:
-            hit = _CACHE.get(key)
-            if hit is not None:
-                _CACHE.move_to_end(key)
-                return hit
-        made = cls(spec)
-        with _LOCK:
-            _CACHE[key] = made
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-        return made
+        return _CACHE.get(spec, cls)
 
     @staticmethod
     def clear_cache() -> None:
-        with _LOCK:
-            _CACHE.clear()
+        _CACHE.clear()
 
     # -- spectra ----------------------------------------------------------------------
     @property
