@@ -233,21 +233,9 @@ class TrainedNetwork:
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
-    mpath = path / MANIFEST
-    if not path.is_dir():
-        raise BundleError(f"{path}: not a bundle folder (missing)")
-    if not mpath.is_file():
-        raise BundleError(f"{mpath}: missing manifest")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{mpath}: corrupt manifest ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise BundleError(f"{mpath}: corrupt manifest (not a JSON object)")
-    if manifest.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{mpath}: incompatible bundle format {manifest.get('format')!r} "
-                          f"(this ditgp reads {BUNDLE_FORMAT!r})")
-    return manifest
+    from ditgp.numerics.bundle import read_manifest
+
+    return read_manifest(path)
 
 
 def is_trained_bundle(directory) -> bool:

@@ -209,6 +209,28 @@ def _check_spec_tensors(wpath: Path, data: dict[str, torch.Tensor], spec) -> Non
                               f"({spec.describe()}): the weights belong to another spec")
 
 
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of the bundle folder ``path``, checked to be a JSON object of this
+    library's bundle format (constructed and trained bundles alike); :class:`BundleError`
+    otherwise."""
+    path = Path(path)
+    mpath = path / MANIFEST
+    if not path.is_dir():
+        raise BundleError(f"{path}: not a bundle folder (missing)")
+    if not mpath.is_file():
+        raise BundleError(f"{mpath}: missing manifest")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{mpath}: corrupt manifest ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{mpath}: corrupt manifest (not a JSON object)")
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{mpath}: incompatible bundle format {manifest.get('format')!r} "
+                          f"(this ditgp reads {BUNDLE_FORMAT!r})")
+    return manifest
+
+
 def load_bundle(directory: str | Path) -> Bundle:
     """Load and validate a bundle; raises :class:`BundleError` naming the problem."""
     from ditgp.theory.errors import SpecError
@@ -219,21 +241,8 @@ def load_bundle(directory: str | Path) -> Bundle:
     from .architecture import ArchConfig, Transformer
 
     path = Path(directory)
-    if not path.is_dir():
-        raise BundleError(f"{path}: not a bundle folder (missing)")
     mpath, wpath = path / MANIFEST, path / WEIGHTS
-    if not mpath.is_file():
-        raise BundleError(f"{mpath}: missing manifest")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{mpath}: corrupt manifest ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise BundleError(f"{mpath}: corrupt manifest (not a JSON object)")
-    fmt = manifest.get("format")
-    if fmt != BUNDLE_FORMAT:
-        raise BundleError(f"{mpath}: incompatible bundle format {fmt!r} "
-                          f"(this ditgp reads {BUNDLE_FORMAT!r})")
+    manifest = read_manifest(path)
     if manifest.get("origin", "constructed") != "constructed":
         raise BundleError(f"{mpath}: a {manifest.get('origin')} network, not a construction "
                           "(load it with ditgp.models.load_network)")
