@@ -14,7 +14,8 @@ import importlib
 from ditgp import __version__
 
 #: Subcommands in the order ``--help`` lists them.
-COMMANDS = ("derive", "construct", "inspect", "score", "train", "verify", "bench", "sample", "compare")
+COMMANDS = ("derive", "construct", "inspect", "score", "train", "verify", "bench", "sample", "compare",
+            "reproduce")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,418 @@
+"""The machinery every experiment of ``ditgp reproduce`` shares.
+
+An **experiment** (:class:`Experiment`) is a grid of **cells** (:class:`Cell`: one
+configuration — a kernel, a training-set size, a sequence length, a seed — with its JSON
+parameters) and a **summary** that turns the finished cells into numbers, PNGs and a markdown
+page.  :func:`run_experiment` runs it in ``OUT/<experiment>/``:
+
+* ``experiment.json`` — the experiment, preset and all its parameters (after ``--set``
+  overrides).  A folder made with other parameters is refused (``--out``), so results of two
+  set-ups never mix; more ``--seeds`` only add cells.
+* ``cells/<cell>.json`` — one finished cell (its parameters and result), written atomically
+  when the cell ends: **a re-run skips finished cells**.  A cell that trains a network keeps its
+  run in ``runs/<cell>/``; an interrupted cell resumes its training from the last checkpoint
+  (``ditgp train --resume`` semantics, identical results).
+* ``results.json``, ``summary.md`` and the PNGs — rewritten from all cells at the end.
+
+Cells are independent: ``jobs > 1`` runs them in that many worker processes (one torch thread
+each, so results do not depend on ``jobs``).  Before any work :func:`run_experiment` states the
+number of cells and an estimate of the time (the experiment's own cost model, calibrated on
+this project's 2-core CPU machine).
+
+Presets: ``toy`` (seconds; what the tests run), ``cpu`` (2 cores; ``all`` ≤ 20 minutes),
+``gpu`` (paper-sized; one experiment ≤ 9 minutes on one H100).  Every number of a preset can be
+overridden with ``overrides`` (CLI ``--set KEY=VALUE``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ditgp.theory.errors import SpecError, require
+
+from ..report import atomic_write_bytes, atomic_write_text
+
+__all__ = ["PRESETS", "Cell", "Context", "Experiment", "EXPERIMENTS", "register", "experiment",
+           "parse_seeds", "parse_overrides", "apply_overrides", "run_experiment", "train_cell",
+           "save_png", "pyplot", "md_table", "to_jsonable", "write_json", "copy_figures",
+           "fmt"]
+
+#: the size presets every experiment defines
+PRESETS = ("toy", "cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One configuration of an experiment: ``id`` (a file-name-safe string, unique within the
+    experiment) and its JSON-able ``params``."""
+
+    id: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Context:
+    """Where and how cells run: ``root`` is the experiment folder; ``device`` ``cpu`` or
+    ``cuda[:N]``; ``dtype`` of training (``float32``/``bf16``); ``threads`` torch threads of
+    this process; ``notify`` receives one-line notices."""
+
+    root: Path
+    preset: str
+    params: dict[str, Any]
+    device: str = "cpu"
+    dtype: str = "float32"
+    threads: int | None = 1
+    quiet: bool = True
+    notify: Callable[[str], None] = field(default=lambda _m: None, repr=False)
+
+    def run_dir(self, cell: Cell) -> Path:
+        return self.root / "runs" / cell.id
+
+
+class Experiment:
+    """Base class of an experiment (subclass, set the class attributes, register).
+
+    ``name`` (CLI word), ``title`` (one line), ``claim`` (what the paper claims, one
+    paragraph), ``default_seeds`` per preset.  Subclasses implement :meth:`params`,
+    :meth:`cells`, :meth:`run_cell`, :meth:`summarise` and :meth:`estimate_seconds`."""
+
+    name: str = ""
+    title: str = ""
+    claim: str = ""
+    default_seeds: dict[str, int] = {"toy": 1, "cpu": 1, "gpu": 1}
+
+    def params(self, preset: str) -> dict[str, Any]:
+        """All numbers of ``preset`` (JSON-able; keys are what ``--set`` overrides)."""
+        raise NotImplementedError
+
+    def cells(self, params: dict[str, Any], seeds: Sequence[int]) -> list[Cell]:
+        raise NotImplementedError
+
+    def run_cell(self, cell: Cell, ctx: Context) -> dict[str, Any]:
+        """Run one cell; return its JSON-able result (numbers, arrays as lists)."""
+        raise NotImplementedError
+
+    def summarise(self, results: dict[str, dict[str, Any]], cells: list[Cell],
+                  ctx: Context) -> dict[str, Any]:
+        """From every finished cell: write PNGs into ``ctx.root`` and return
+        ``{"numbers": {...}, "markdown": "...", "figures": [file names]}``."""
+        raise NotImplementedError
+
+    def estimate_seconds(self, params: dict[str, Any], cells: list[Cell], device: str) -> float:
+        """Rough wall-clock seconds of all ``cells`` run one after another on ``device``."""
+        raise NotImplementedError
+
+
+#: registered experiments, in the order ``all`` runs them
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def register(exp: Experiment) -> Experiment:
+    require(exp.name and exp.name not in ("all",), "experiment.name", exp.name, "a new name")
+    EXPERIMENTS[exp.name] = exp
+    return exp
+
+
+def experiment(name: str) -> Experiment:
+    from . import _load_all
+
+    _load_all()
+    if name not in EXPERIMENTS:
+        raise SpecError("experiment", name, "one of " + ", ".join([*EXPERIMENTS, "all"]))
+    return EXPERIMENTS[name]
+
+
+# -- arguments ------------------------------------------------------------------------------
+def parse_seeds(text: str | int | Sequence[int] | None, default: int) -> tuple[int, ...]:
+    """``None`` → ``0..default-1``; an integer ``N`` (or ``"N"``) → ``0..N-1``; ``"3,7,9"`` →
+    those seeds (distinct, ≥ 0)."""
+    if text is None:
+        return tuple(range(default))
+    if isinstance(text, int) and not isinstance(text, bool):
+        require(text >= 1, "--seeds", text, "a count ≥ 1 or a comma-separated list of seeds ≥ 0")
+        return tuple(range(text))
+    if isinstance(text, str):
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        try:
+            vals = [int(p) for p in parts]
+        except ValueError:
+            raise SpecError("--seeds", text, "a count ≥ 1 (e.g. 3) or a comma-separated list of "
+                                             "seeds ≥ 0 (e.g. 0,4,7)") from None
+        if len(vals) == 1 and "," not in text:
+            return parse_seeds(vals[0], default)
+    else:
+        vals = [int(v) for v in text]
+    require(bool(vals) and all(v >= 0 for v in vals) and len(set(vals)) == len(vals), "--seeds",
+            text, "distinct seeds ≥ 0")
+    return tuple(vals)
+
+
+def parse_overrides(items: Sequence[str] | None) -> dict[str, Any]:
+    """``["steps=2000", "ns=[100,1000]"]`` → values parsed as JSON (bare words stay strings)."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        require(bool(sep) and bool(key.strip()), "--set", item, "KEY=VALUE (VALUE as JSON, e.g. "
+                                                               "steps=2000 or ns=[100,1000])")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def apply_overrides(params: dict[str, Any], overrides: dict[str, Any], where: str) -> dict[str, Any]:
+    """``params`` with ``overrides``; an unknown key or a value of another type is refused."""
+    out = dict(params)
+    for key, val in overrides.items():
+        require(key in params, "--set", key, f"one of the {where} parameters: "
+                + ", ".join(sorted(params)))
+        old = params[key]
+        same = (isinstance(old, bool) == isinstance(val, bool)
+                and (isinstance(val, type(old)) or (isinstance(old, float) and isinstance(val, int))
+                     or old is None or val is None))
+        require(same, f"--set {key}", val, f"a value like the preset's {json.dumps(old)}")
+        out[key] = float(val) if isinstance(old, float) and isinstance(val, int) else val
+    return out
+
+
+# -- small shared utilities ---------------------------------------------------------------------
+def to_jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return to_jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(Path(path), json.dumps(to_jsonable(obj), indent=2) + "\n")
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig, path: Path, dpi: int = 110) -> str:
+    """Save ``fig`` atomically as PNG, close it, return the file name."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    atomic_write_bytes(Path(path), buf.getvalue())
+    pyplot().close(fig)
+    return Path(path).name
+
+
+def fmt(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
+    """A markdown table (floats to 3 significant digits)."""
+    align = align or ("l" + "r" * (len(header) - 1))
+    sep = ["---:" if a == "r" else (":---:" if a == "c" else "---") for a in align]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(sep) + "|"]
+    lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def train_cell(ctx: Context, cell: Cell, spec, model_cfg, *, steps: int, batch: int, lr: float,
+               seed: int, warmup: int = 100, ema: float = 0.999, n_train: int | None = None,
+               t_sampling: str = "uniform", eval_points: int = 9, n_eval: int = 128,
+               data=None, subdir: str | None = None):
+    """Train (or resume, or just reload) the network of ``cell`` in ``runs/<cell>[/<subdir>]``.
+
+    A folder with ``config.json`` is resumed from its newest checkpoint (a finished run only
+    re-exports its bundle); otherwise the run starts fresh.  Returns the
+    :class:`~ditgp.models.train.TrainResult` (``.bundle`` is the exported final network).
+    ``data`` (optional) replaces the GP stream by a fixed training tensor ``(n, d, H)``."""
+    from ditgp.models.train import TrainConfig, train
+
+    out = ctx.run_dir(cell) if subdir is None else ctx.run_dir(cell) / subdir
+    tc = TrainConfig(steps=steps, batch=batch, lr=lr, warmup=min(warmup, max(steps - 1, 0)),
+                     ema=ema, seed=seed, n_train=n_train, t_sampling=t_sampling,
+                     dtype=ctx.dtype, device=ctx.device, threads=ctx.threads,
+                     eval_every=steps, ckpt_every=max(steps // 4, 1), log_every=max(steps // 50, 1),
+                     eval_points=eval_points, n_eval=n_eval, keep=2)
+    resume = (out / "config.json").is_file()
+    if resume:
+        ctx.notify(f"{cell.id}: resuming training in {out}")
+    kwargs = {} if data is None else {"data": data}
+    return train(spec, model_cfg, tc, out, resume=resume, quiet=True, report=False, **kwargs)
+
+
+def copy_figures(src: Path, dest: Path, names: Sequence[str]) -> list[Path]:
+    """Copy PNGs (and ``summary.md``) of an experiment into ``dest`` (``--figures``)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in names:
+        p = src / name
+        if p.is_file():
+            atomic_write_bytes(dest / name, p.read_bytes())
+            out.append(dest / name)
+    return out
+
+
+# -- running -------------------------------------------------------------------------------------
+def _run_one(module: str, name: str, cell: Cell, ctx_fields: dict[str, Any]) -> dict[str, Any]:
+    """Worker entry point (also used in-process): run one cell, write its JSON, return it.
+    ``module`` defines (and registers) the experiment; a fresh worker imports it."""
+    import importlib
+
+    import torch
+
+    if name not in EXPERIMENTS:
+        importlib.import_module(module)
+    exp = experiment(name)
+    ctx = Context(**ctx_fields)
+    if ctx.threads is not None:
+        torch.set_num_threads(ctx.threads)
+    t = time.perf_counter()
+    result = exp.run_cell(cell, ctx)
+    rec = {"cell": cell.id, "params": cell.params, "result": result,
+           "seconds": time.perf_counter() - t, "device": ctx.device}
+    write_json(ctx.root / "cells" / f"{cell.id}.json", rec)
+    return to_jsonable(rec)
+
+
+def _finished(root: Path, cell: Cell) -> dict[str, Any] | None:
+    p = root / "cells" / f"{cell.id}.json"
+    if not p.is_file():
+        return None
+    try:
+        rec = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # a damaged record is recomputed (files are written atomically, so rare)
+    return rec if rec.get("params") == to_jsonable(cell.params) else None
+
+
+def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
+                   seeds: str | int | Sequence[int] | None = None,
+                   overrides: dict[str, Any] | None = None, device: str | None = None,
+                   dtype: str = "float32", jobs: int = 1, quiet: bool = False,
+                   notify: Callable[[str], None] | None = None, figures: str | Path | None = None,
+                   dry_run: bool = False) -> dict[str, Any]:
+    """Run (or finish) experiment ``name`` in ``out/<name>`` and summarise it (module
+    docstring).  Returns the summary document (also in ``results.json``)."""
+    from tqdm.auto import tqdm
+
+    say = notify or (lambda _m: None)
+    exp = experiment(name)
+    require(preset in PRESETS, "--preset", preset, "one of " + ", ".join(PRESETS))
+    require(isinstance(jobs, int) and jobs >= 1, "--jobs", jobs, "an integer ≥ 1")
+    device = device or ("cuda" if preset == "gpu" else "cpu")
+    require(device.split(":")[0] in ("cpu", "cuda"), "--device", device, "cpu or cuda[:N]")
+    if device.startswith("cuda"):
+        import torch
+
+        require(torch.cuda.is_available(), "--device", device,
+                "a CUDA device visible to torch (none is; use --device cpu, or --preset cpu)")
+        require(jobs == 1, "--jobs", jobs, "1 on a GPU (cells share the device)")
+    params = apply_overrides(exp.params(preset), overrides or {}, f"{name} --preset {preset}")
+    seed_list = parse_seeds(seeds, exp.default_seeds.get(preset, 1))
+    cells = exp.cells(params, seed_list)
+    ids = [c.id for c in cells]
+    require(len(set(ids)) == len(ids), "experiment.cells", ids, "unique cell ids")
+
+    root = Path(out) / name
+    manifest = {"experiment": name, "preset": preset, "params": to_jsonable(params)}
+    mpath = root / "experiment.json"
+    if mpath.is_file():
+        try:
+            old = json.loads(mpath.read_text())
+        except (OSError, json.JSONDecodeError):
+            old = None
+        if old != manifest:
+            raise SpecError("--out", str(out), f"a folder for this set-up: {mpath} holds "
+                            f"{name} --preset {old.get('preset') if old else '?'} with other "
+                            "parameters (use a new --out, or the same --preset/--set)")
+    done = {c.id: r for c in cells if (r := _finished(root, c)) is not None}
+    todo = [c for c in cells if c.id not in done]
+    est = exp.estimate_seconds(params, todo, device)
+    say(f"{name} --preset {preset}: {len(cells)} cells ({len(done)} done, {len(todo)} to run), "
+        f"seeds {','.join(map(str, seed_list))}, device {device}; estimated "
+        f"{_human(est / max(min(jobs, len(todo)), 1))} (cost model; {jobs} job(s))")
+    if dry_run:
+        return {"experiment": name, "cells": len(cells), "todo": len(todo), "estimate_s": est}
+    if not mpath.is_file():
+        write_json(mpath, manifest)
+
+    # one torch thread per CPU cell: the numbers do not depend on --jobs or the core count
+    ctx_fields = dict(root=root, preset=preset, params=params, device=device, dtype=dtype,
+                      threads=1 if device == "cpu" else None, quiet=True)
+    bar = tqdm(total=len(cells), initial=len(done), disable=quiet, unit="cell", desc=name,
+               dynamic_ncols=True)
+    if jobs == 1 or len(todo) <= 1:
+        ctx_fields["notify"] = say
+        for c in todo:
+            bar.set_postfix_str(c.id, refresh=True)
+            done[c.id] = _run_one(type(exp).__module__, name, c, ctx_fields)
+            bar.update(1)
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+            futs = {pool.submit(_run_one, type(exp).__module__, name, c, ctx_fields): c for c in todo}
+            for f in as_completed(futs):
+                done[futs[f].id] = f.result()
+                bar.update(1)
+    bar.close()
+
+    ctx = Context(root=root, preset=preset, params=params, device=device, dtype=dtype,
+                  threads=None, quiet=quiet, notify=say)
+    results = {c.id: done[c.id]["result"] for c in cells}
+    summary = exp.summarise(results, cells, ctx)
+    doc = {"experiment": name, "title": exp.title, "preset": preset, "device": _device_name(device),
+           "params": params, "seeds": list(seed_list),
+           "cell_seconds": {c.id: done[c.id].get("seconds") for c in cells},
+           "numbers": summary.get("numbers", {}), "figures": summary.get("figures", [])}
+    write_json(root / "results.json", doc)
+    head = (f"# {exp.title}\n\n*`ditgp reproduce {name} --preset {preset}` — seeds "
+            f"{', '.join(map(str, seed_list))}, device {doc['device']}; cells in `cells/`, full "
+            "numbers in `results.json`.*\n\n")
+    atomic_write_text(root / "summary.md", head + (f"**Claim.** {exp.claim}\n\n" if exp.claim else "")
+                      + summary.get("markdown", "") + "\n")
+    if figures is not None:
+        copy_figures(root, Path(figures) / name, [*doc["figures"], "summary.md"])
+    return doc
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"cpu ({os.cpu_count()} cores)"
+
+
+def _human(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min"
