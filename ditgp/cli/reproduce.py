@@ -90,5 +90,5 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     for name, doc in docs.items():
-        print(f"{name}: {out / name / 'summary.md'}")
+        print(f"{name}: {out / name / 'summary.md'} ({len(doc['figures'])} figures)")
     return 0
