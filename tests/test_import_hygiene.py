@@ -38,3 +38,19 @@ def test_public_api_resolves():
     assert callable(ditgp.kernel)
     for name in ditgp.__all__:
         assert getattr(ditgp, name) is not None
+
+
+def test_every_package_folder_is_installed():
+    """A package folder missing from pyproject's explicit list works in an editable install
+    and vanishes from a wheel; list every folder with an ``__init__.py`` under the layers."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    dirs = {v: k for k, v in cfg["package-dir"].items()}
+    assert set(cfg["packages"]) == set(cfg["package-dir"])
+    for layer in ("ditgp", "theory", "numerics", "models", "verify"):
+        for init in (root / layer).rglob("__init__.py"):
+            rel = init.parent.relative_to(root).as_posix()
+            assert rel in dirs, f"{rel} is a package folder missing from pyproject.toml"
