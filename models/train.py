@@ -535,6 +535,8 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
             for g in opt.param_groups:
                 g["lr"] = lr
             x0, t, z = stream.batch(k, dist.rank, dist.world)  # (b, d, H), (b,), (b, d, H)
+            # the exact floor from the host copy of t (no device round trip)
+            floor = float(np.mean(bayes_floor(spec, t.detach().double().numpy())))
             x0, t, z = (a.to(device, non_blocking=True) for a in (x0, t, z))
             x_t = noised(x0, t, z)
             with autocast:
@@ -550,7 +552,6 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
                                 "1e-6 with --init-from)")
             opt.step()
             update_ema(ema, model, ema_decay(k, tc.ema))
-            floor = float(np.mean(bayes_floor(spec, t.detach().double().cpu().numpy())))
             window.add(float(loss.detach()), floor, float(gnorm), lr)
             k += 1
             bar.update(1)
