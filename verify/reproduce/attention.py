@@ -75,15 +75,16 @@ N_ROT = 999
 #: flat near 0 and the few corner pairs at large gaps only add rank noise (all gaps: also
 #: reported, from the cells)
 MAX_GAP_ELLS = 3.0
-#: CPU seconds per unit of the training cost model (batch·H·depth·width²·(4+2·mlp_ratio)
-#: multiply-adds, forward + backward), calibrated on this project's 2-core machine under load
-#: (cpu preset: 0.13 s/step at load ≈ 4–7, 1 thread) — see :meth:`estimate_seconds`
-CPU_SECONDS_PER_UNIT = 3.0e-9
+#: CPU seconds per unit of the training cost model (batch·H·depth·width²·(4+2·mlp_ratio)),
+#: calibrated on the cpu preset's CPU time (user + sys 227 s for its 4 cells of 1200 steps on
+#: this project's 2-core machine, so ≈ 0.037 s per step and 10 s per cell besides; CPU time,
+#: not wall time, because the machine was shared) — see :meth:`estimate_seconds`
+CPU_SECONDS_PER_UNIT = 1.5e-9
 #: assumed H100 seconds per step of the gpu preset (eager float32, launch-bound at this size:
 #: about 12 blocks × ~60 kernels forward + backward ≈ 25 ms); the lead calibrates ``steps``
 GPU_SECONDS_PER_STEP = 0.025
 #: fixed seconds per cell besides the steps (start-up, the run's own evaluation, export, probes)
-CELL_OVERHEAD_S = {"cpu": 25.0, "cuda": 40.0}
+CELL_OVERHEAD_S = {"cpu": 10.0, "cuda": 40.0}
 
 
 # -- specs -----------------------------------------------------------------------------------
