@@ -21,10 +21,13 @@ profile merely reflected the positional embedding, the control would show it too
 Measures (the existing probes, :mod:`ditgp.models.probes` and :mod:`ditgp.verify.probes`):
 
 * attention maps per layer (mean over heads and inputs) and the gap profile (mean over heads
-  and layers, and per layer) against ``γ``: Spearman, scaled L2 and the permutation p-value
-  of :func:`~ditgp.verify.probes.profile_vs_kernel`; per seed, a paired bootstrap over the
-  probe inputs of ``Δρ = ρ_main − ρ_control`` (:func:`paired_bootstrap_delta`); across seeds a
-  one-sided paired t-test of ``Δρ`` (:func:`paired_t`);
+  and layers, and per layer) against ``γ`` on gaps ``m ≤ max_gap_ells·ℓ``
+  (:data:`MAX_GAP_ELLS`): Spearman, scaled L2 and the permutation p-value of
+  :func:`~ditgp.verify.probes.profile_vs_kernel`; per seed, a paired bootstrap over the probe
+  inputs of ``Δρ = ρ_main − ρ_control`` and ``ΔL2 = L2_control − L2_main``
+  (:func:`paired_bootstrap_delta`); across seeds one-sided paired t-tests of both
+  (:func:`paired_t`).  A nearly flat profile that decays by a few per cent has a high rank
+  correlation with any decreasing ``γ``; the scaled L2 measures the shape;
 * value path (frame blocks ``F = W_final V_m W_embed`` summed over heads, per layer) against
   ``Σ``: :func:`~ditgp.verify.probes.value_alignment` (null RMS cosine ``1/d`` of a random
   matrix) and a sharper **rotation null** (:func:`rotation_null`): ``|cos(F, QΣQᵀ)|`` for Haar
