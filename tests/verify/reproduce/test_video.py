@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from ditgp.verify.probes import spearman
 from ditgp.verify.reproduce import base
 from ditgp.verify.reproduce import video as V
 from ditgp.verify.tolerances import MC_Z
@@ -113,6 +114,19 @@ def test_affine_r2_known_answers():
     e -= A @ np.linalg.lstsq(A, e, rcond=None)[0]
     e *= np.linalg.norm(ref - ref.mean()) / np.linalg.norm(e)
     assert V.affine_r2(ref + e, ref) == pytest.approx(0.5)
+
+
+def test_decay_contrast_measures_size_not_rank():
+    H = 10
+    gam = np.exp(-np.arange(H) ** 2 / 8.0)
+    prof = 1 / H + 0.03 * gam  # slope 0.03 on γ: contrast 0.03·H
+    assert V.decay_contrast(prof, gam) == pytest.approx(0.03 * H)
+    wiggle = 1 / H + 1e-6 * gam  # rank-perfect, size-negligible
+    assert V.decay_contrast(wiggle, gam) == pytest.approx(1e-5)
+    assert spearman(wiggle[1:], gam[1:]) == pytest.approx(1.0)
+    # planted: the slope read against the gap instead of γ is negative (wrong sign)
+    A = np.stack([np.ones(H - 1), np.arange(1, H)], 1)
+    assert np.linalg.lstsq(A, prof[1:], rcond=None)[0][1] * H < 0
 
 
 def test_gap_stats_excludes_gap_zero_in_gaps1():
