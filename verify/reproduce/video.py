@@ -72,9 +72,11 @@ STRIP_FRAMES = 12
 #: 2·d·width)·1e-9`` on one core of the 2-core machine, fitted on the cpu preset (module
 #: docstring of base.py); per sampler step and sequence ``SAMPLE_S1`` times the same size
 #: factor; a fixed ``CELL_S`` for imports, data and probes.  GPU: ``GPU_STEPS_PER_S`` steps/s
-#: (the assumption the gpu preset is sized on, paper-sized DiT at batch 64 on one H100).
+#: (the assumption the gpu preset is sized on, paper-sized DiT at batch 64 on one H100), plus
+#: four checkpoints of ``16·params`` bytes (model, EMA, two Adam moments) written and hashed at
+#: ``GPU_CKPT_BYTES_PER_S`` and ``GPU_CELL_S`` for data, CPU probes and export (assumed).
 STEP_S0, STEP_S1, SAMPLE_S1, CELL_S = 0.012, 0.3, 0.05, 15.0
-GPU_STEPS_PER_S = 25.0
+GPU_STEPS_PER_S, GPU_CKPT_BYTES_PER_S, GPU_CELL_S = 25.0, 0.5e9, 60.0
 
 
 # -- statistics ---------------------------------------------------------------------------
@@ -84,14 +86,14 @@ def temporal_correlation(x) -> np.ndarray:
     mean(x̃²)`` over all sequences, channels and frame pairs at gap ``m`` (float64, ``(H,)``,
     ``ρ(0) = 1``).  Pixels (``c = d``) give the pixel temporal correlation, centres
     (``c = 2``) the trajectory correlation."""
+    from ..compare import lag_autocorrelation
+
     a = np.asarray(x, dtype=np.float64)
     require(a.ndim == 3 and a.shape[2] >= 2, "x", a.shape, "shape (n, channels, H ≥ 2)")
     a = a - a.mean(axis=(0, 2), keepdims=True)
-    var = float(np.mean(a * a))
-    H = a.shape[2]
-    if var == 0:
-        return np.zeros(H)
-    return np.array([float(np.mean(a[..., : H - m] * a[..., m:])) / var for m in range(H)])
+    if not np.any(a):
+        return np.zeros(a.shape[2])
+    return lag_autocorrelation(a)
 
 
 def affine_r2(profile, ref) -> float:
@@ -185,12 +187,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
                 probe_ts=[0.1, 0.5, 2.0], headline_t=0.5, n_probe=64, n_corr=1024,
                 n_samples=48, sample_steps=100, control=True),
     # the GP-VAE benchmark's sizes (30 frames of 32×32, radius 3) and the paper's 12 layers,
-    # 16 heads and batch 64, at width 1152 (DiT-XL's) ≥ d = 1024 instead of 256; two cells ×
-    # 3000 steps at the assumed GPU_STEPS_PER_S = 25 steps/s on one H100 = 4 min of training,
-    # plus data, checkpoints, probes and 64 samples × 250 sampler steps: ≤ 9 min.  Not
-    # measured on a GPU (none was used); change with --set steps=...
+    # 16 heads and batch 64, at width 1152 (DiT-XL's) ≥ d = 1024 instead of 256 (293 M
+    # parameters); two cells × 2500 steps at the assumed GPU_STEPS_PER_S = 25 steps/s on one
+    # H100 = 3.3 min of training, plus 4 checkpoints of 4.7 GB per cell, data, CPU probes and
+    # 64 samples × 250 sampler steps: ≈ 7.5 min by the cost model, ≤ 9 min.  Not measured on a
+    # GPU (none was used); change with --set steps=...
     "gpu": dict(frames=30, size=32, radius=3.0, ell=4.0, n_train=8192, width=1152, depth=12,
-                heads=16, steps=3000, batch=64, lr=1e-4, warmup=500, ema=0.999,
+                heads=16, steps=2500, batch=64, lr=1e-4, warmup=500, ema=0.999,
                 probe_ts=[0.1, 0.5, 2.0], headline_t=0.5, n_probe=128, n_corr=2048,
                 n_samples=64, sample_steps=250, control=True),
 }
@@ -568,8 +571,10 @@ class VideoExperiment(Experiment):
         for c in cells:
             samples = c.params["role"] == "ball"
             if device.startswith("cuda"):
-                total += p["steps"] / GPU_STEPS_PER_S + CELL_S + (
-                    p["sample_steps"] / GPU_STEPS_PER_S if samples else 0.0)
+                params = p["depth"] * 18 * p["width"] ** 2 + 2 * p["size"] ** 2 * p["width"]
+                total += (p["steps"] / GPU_STEPS_PER_S + GPU_CELL_S
+                          + 4 * 16 * params / GPU_CKPT_BYTES_PER_S
+                          + (p["sample_steps"] / GPU_STEPS_PER_S if samples else 0.0))
             else:
                 total += CELL_S + p["steps"] * (STEP_S0 + STEP_S1 * size)
                 if samples:
