@@ -157,11 +157,13 @@ def _write_atomic(target: Path, tensors: dict[str, torch.Tensor], manifest: dict
 
 
 def export_bundle(model: torch.nn.Module, cfg: ModelConfig, spec: GPSpec, out_dir,
-                  *, metrics: dict, t0: float) -> Path:
+                  *, metrics: dict, t0: float, measure: bool = True) -> Path:
     """Write ``model`` as a bundle into ``out_dir`` (replacing an earlier bundle there
     atomically; refusing a folder that is not a bundle).  ``t0`` is the smallest time the
     network was trained for (``time_range = [t0, T]``); ``metrics`` any JSON-able dict.
-    The relative score error on :func:`measure_t_grid` is measured and recorded."""
+    The relative score error on :func:`measure_t_grid` is measured and recorded (``measure=
+    False``: ``measured`` is ``null`` — a network trained on data that is not a GP of
+    ``spec``, whose oracle is then not the data's score)."""
     from .theory_net import TheoryNet
 
     if not isinstance(cfg, ModelConfig):
@@ -181,8 +183,8 @@ def export_bundle(model: torch.nn.Module, cfg: ModelConfig, spec: GPSpec, out_di
     model_was_training = model.training
     model.eval()
     try:
-        measured = measure_score_error(_score_fn(model, spec, (t0, T)), spec,
-                                       measure_t_grid(t0, T))
+        measured = (measure_score_error(_score_fn(model, spec, (t0, T)), spec,
+                                        measure_t_grid(t0, T)) if measure else None)
     finally:
         model.train(model_was_training)
     theory = isinstance(model, TheoryNet)

@@ -373,7 +373,8 @@ def _trim_metrics(path: Path, step: int) -> None:
 # -- the training function ---------------------------------------------------------------------
 def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, resume: bool = False,
           init_from: str | None = None, preset: str | None = None, quiet: bool = False,
-          notify: Callable[[str], None] | None = None, report: bool = True) -> TrainResult:
+          notify: Callable[[str], None] | None = None, report: bool = True,
+          data: torch.Tensor | np.ndarray | None = None) -> TrainResult:
     """Train (or resume) the run in ``out``; see the module docstring.
 
     ``resume=False`` needs ``out`` to be missing or empty; ``resume=True`` needs a run made with
@@ -381,6 +382,15 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
     checkpoint to ``tc.steps``.  ``notify`` receives one-line notices (resumed from, skipped
     corrupt checkpoints, the step target fixed by ``minutes``); the progress bar goes to stderr
     unless ``quiet``.
+
+    ``data`` (optional, ``(n, d, H)``): train on this fixed set (epochs of permutations, as
+    ``n_train``) instead of GP draws — for data that is not a GP of ``spec`` (the moving-ball
+    video, :mod:`ditgp.models.video`).  ``spec`` then only gives the shape ``(d, H)`` and the
+    noise schedule (a pseudo-spec): the Bayes floor is unknown and logged as 0 (``excess`` is
+    the loss), the oracle evaluation is skipped, and the bundle records no ``measured`` score
+    error, and no report is written (its panels are the floor and the oracle errors);
+    ``config.json`` and the bundle's ``metrics`` carry ``data`` (``n``, sha256, the note).
+    A resume must pass the same tensor (its sha256 is checked).
     """
     from ditgp.models import build_model, count_parameters
     from ditgp.models.data import GPStream, bayes_floor, load_train_set, make_train_set, noised
@@ -395,6 +405,11 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
     try:
         device = _resolve_device(tc.device, dist)
         cfg.check_H(spec.H)
+        data_info = None
+        if data is not None:
+            data, data_info = _given_data(data, spec)
+            require(tc.n_train is None, "--n-train", tc.n_train,
+                    "None when a data tensor is given (its size is the training-set size)")
         if dist.world > 1:
             require(tc.batch % dist.world == 0, "--batch", tc.batch,
                     f"a multiple of the number of processes ({dist.world})")
@@ -412,6 +427,12 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
             except (OSError, json.JSONDecodeError) as exc:
                 raise CheckpointError("--resume", str(out), f"a readable config.json ({exc})") from None
             tc = _check_resume(out, stored, spec, cfg, tc, init_from)
+            if stored.get("data") != data_info:
+                raise SpecError("data", None if data_info is None else data_info["sha256"][:12],
+                                "the training data of the run being resumed ("
+                                + ("GP draws of its spec" if stored.get("data") is None else
+                                   f"the tensor with sha256 {stored['data']['sha256'][:12]}…")
+                                + ")")
             ckpt, skipped_paths = latest_checkpoint(out / "checkpoints")
             skipped = [(str(p), why) for p, why in skipped_paths]
             if ckpt is None and skipped:
@@ -453,7 +474,7 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
             say(f"resuming {out} from {ckpt.path.name} (step {start} of {tc.steps})")
 
         # -- data -----------------------------------------------------------------------------
-        train_set = None
+        train_set = data
         if tc.n_train is not None:
             tpath = out / "train_set.safetensors"
             if resume and tpath.exists():
@@ -464,7 +485,8 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
                 train_set = make_train_set(spec, tc.n_train, seed=tc.seed + TRAIN_SET_SEED_OFFSET)
         stream = GPStream(spec, batch=tc.batch, seed=tc.seed, t_sampling=tc.t_sampling,
                           dtype=data_dtype, train_set=train_set)
-        evaluator = Evaluator(spec, n=tc.n_eval, points=tc.eval_points) if dist.main else None
+        evaluator = (Evaluator(spec, n=tc.n_eval, points=tc.eval_points)
+                     if dist.main and data is None else None)
 
         # -- files of a fresh run (rank 0) ------------------------------------------------
         metrics_path = out / "metrics.jsonl"
@@ -472,13 +494,15 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
             out.mkdir(parents=True, exist_ok=True)
             (out / "checkpoints").mkdir(exist_ok=True)
             remove_temporaries(out / "checkpoints")
-            if train_set is not None and not (out / "train_set.safetensors").exists():
+            if tc.n_train is not None and not (out / "train_set.safetensors").exists():
                 from ditgp.models.data import save_train_set
 
                 save_train_set(out / "train_set.safetensors", train_set, spec)
             _trim_metrics(metrics_path, start)
         run_cfg = _run_config(spec, cfg, tc, params=params, preset=preset, init_from=init_from,
                               world=dist.world)
+        if data_info is not None:
+            run_cfg["data"] = data_info
         if dist.main:
             atomic_write_text(out / "config.json", json.dumps(run_cfg, indent=2) + "\n")
 
@@ -535,8 +559,9 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
             for g in opt.param_groups:
                 g["lr"] = lr
             x0, t, z = stream.batch(k, dist.rank, dist.world)  # (b, d, H), (b,), (b, d, H)
-            # the exact floor from the host copy of t (no device round trip)
-            floor = float(np.mean(bayes_floor(spec, t.detach().double().numpy())))
+            # the exact floor from the host copy of t (no device round trip); 0 on given data
+            floor = (0.0 if data is not None else
+                     float(np.mean(bayes_floor(spec, t.detach().double().numpy()))))
             x0, t, z = (a.to(device, non_blocking=True) for a in (x0, t, z))
             x_t = noised(x0, t, z)
             with autocast:
@@ -566,7 +591,7 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
                     _append(metrics_path, rec)
                     bar.set_postfix(excess=f"{rec['excess']:.2e}", seq_s=f"{rec['seq_per_s']:.0f}",
                                     refresh=False)
-            if k % tc.eval_every == 0 or last:
+            if (k % tc.eval_every == 0 or last) and data is None:
                 if dist.main:
                     last_eval = {"step": k, **evaluator(ema)}
                     _append(metrics_path, {"kind": "eval", **last_eval})
@@ -581,10 +606,12 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
         if dist.main:
             final = _final_metrics(metrics_path, last_eval, k, params,
                                    elapsed_before + time.perf_counter() - t_start)
+            if data_info is not None:
+                final["data"] = data_info
             result.final = final
             result.bundle = export_bundle(ema, cfg, spec, out / "final", metrics=final,
-                                          t0=spec.schedule.t0)
-            if report:
+                                          t0=spec.schedule.t0, measure=data is None)
+            if report and data is None:  # its panels are the floor and the oracle errors
                 from ditgp.models.report import write_report
 
                 write_report(out)
@@ -595,6 +622,22 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
 
 
 # -- helpers of the loop -------------------------------------------------------------------------
+def _given_data(data, spec: GPSpec) -> tuple[np.ndarray, dict[str, Any]]:
+    """Check a ``data`` tensor ``(n, d, H)`` (finite) and describe it for ``config.json``."""
+    import hashlib
+
+    x = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
+    require(x.ndim == 3 and x.shape[0] >= 1 and x.shape[1:] == (spec.d, spec.H)
+            and np.issubdtype(x.dtype, np.floating), "data", tuple(x.shape),
+            f"a real array of shape (n, d, H) = (n, {spec.d}, {spec.H})")
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    require(bool(np.all(np.isfinite(x))), "data", "non-finite values", "finite values")
+    info = {"n": int(x.shape[0]), "sha256": hashlib.sha256(x.tobytes()).hexdigest(),
+            "floor": None, "note": "trained on a given data tensor; the spec is a pseudo-spec "
+            "(shape and noise schedule only): no Bayes floor (logged as 0), no oracle evaluation"}
+    return x, info
+
+
 class _NullContext:
     def __enter__(self):
         return None
