@@ -296,7 +296,8 @@ def _run_one(module: str, name: str, cell: Cell, ctx_fields: dict[str, Any]) -> 
     t = time.perf_counter()
     result = exp.run_cell(cell, ctx)
     rec = {"cell": cell.id, "params": cell.params, "result": result,
-           "seconds": time.perf_counter() - t, "device": ctx.device}
+           "seconds": time.perf_counter() - t, "device": ctx.device,
+           "device_name": _device_name(ctx.device), "dtype": ctx.dtype}
     write_json(ctx.root / "cells" / f"{cell.id}.json", rec)
     return to_jsonable(rec)
 
@@ -389,7 +390,9 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
                   threads=None, quiet=quiet, notify=say)
     results = {c.id: done[c.id]["result"] for c in cells}
     summary = exp.summarise(results, cells, ctx)
-    doc = {"experiment": name, "title": exp.title, "preset": preset, "device": _device_name(device),
+    # where the cells ran (a summary may be rebuilt elsewhere from finished cells)
+    ran_on = sorted({str(done[c.id].get("device_name") or done[c.id].get("device")) for c in cells})
+    doc = {"experiment": name, "title": exp.title, "preset": preset, "device": ", ".join(ran_on),
            "params": params, "seeds": list(seed_list),
            "cell_seconds": {c.id: done[c.id].get("seconds") for c in cells},
            "numbers": summary.get("numbers", {}), "figures": summary.get("figures", [])}
