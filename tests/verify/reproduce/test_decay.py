@@ -176,3 +176,13 @@ def test_toy_preset_end_to_end_resumes_and_runs_from_the_cli(tmp_path, monkeypat
     assert calls == []  # every cell was finished: the re-run only re-summarises
     assert json.loads((root / "results.json").read_text())["numbers"]["fits"] == \
         json.loads(json.dumps(num["fits"]))
+
+
+def test_cells_refuse_bad_grids():
+    exp = D.DecayExperiment()
+    p = exp.params("toy")
+    for key, bad in (("eval_t_min", 20.0), ("ns", [8]), ("kernels", ["laplace", "laplace"])):
+        with pytest.raises(SpecError, match=key):
+            exp.cells(p | {key: bad}, (0,))
+    cells = exp.cells(p, (0, 1))
+    assert len(cells) == 3 + 3 * 2 * 2 and len({c.id for c in cells}) == len(cells)
