@@ -98,6 +98,7 @@ def _planted(levels, slope, tmp_path, construct, seeds=(0, 1, 2)):
         base = levels[p["kernel"]] * p["n"] ** slope
         mean = {m: base * (1 + 0.03 * rng.standard_normal()) for m in
                 ("excess", "dsm_excess", "rel_error", "baseline_excess", "baseline_rel_error")}
+        mean["baseline_excess"] = 1.0
         mean["train_dsm_excess"] = -base
         results[c.id] = {"kernel": p["kernel"], "n": p["n"], "seed": p["seed"], "mean": mean}
     ctx = Context(root=tmp_path, preset="toy", params=params)
@@ -112,6 +113,7 @@ def test_summary_finds_the_planted_slopes_and_ordering(tmp_path, toy_construct):
         f = num["fits"]["excess"][k]
         assert f["lo"] < -0.5 < f["hi"] and abs(f["slope"] + 0.5) < 0.05
     assert num["ordering_shows"] and all(t["p"] < D.ALPHA for t in num["ordering_tests"].values())
+    assert all(t["p"] < D.ALPHA for t in num["ordering_tests_ratio"].values())
     assert num["ordering_tests"]["laplace<power-law"]["mean_diff"] == pytest.approx(math.log(2),
                                                                                    abs=0.05)
     assert "predicted ordering shows" in out["markdown"]
