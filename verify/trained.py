@@ -128,15 +128,18 @@ def default_t_grid(spec: GPSpec, points: int = 8) -> list[float]:
 
 
 def dsm_excess(score_fn, spec: GPSpec, t: float, n: int, seed: int,
-               floor_fn=None) -> dict[str, float]:
+               floor_fn=None, x0=None) -> dict[str, float]:
     """Direct Monte-Carlo excess ε-loss over the Bayes floor, per element, with its SE:
     ``mean_i ‖-σ_t ŝ(X_t^i) - Z^i‖²/(dH) - floor(t)/(dH)`` (floor from
-    :func:`ditgp.models.data.bayes_floor` unless ``floor_fn``)."""
+    :func:`ditgp.models.data.bayes_floor` unless ``floor_fn``).  ``x0`` (optional, ``(m, d, H)``)
+    replaces the ``n`` fresh draws of ``X₀`` by given sequences (e.g. a training set: the
+    train-side loss, which a memorising network pushes below the floor)."""
     from ditgp.models.data import bayes_floor
 
     oracle = Oracle.for_spec(spec)
     rng = np.random.default_rng([seed, 104729])
-    X0 = oracle.sample(n, seed=rng)
+    X0 = oracle.sample(n, seed=rng) if x0 is None else np.asarray(x0, dtype=np.float64)
+    n = X0.shape[0]
     Z = rng.standard_normal(X0.shape)
     a, s = math.exp(-t / 2), math.sqrt(-math.expm1(-t))
     Xt = a * X0 + s * Z
