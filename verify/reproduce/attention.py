@@ -78,6 +78,8 @@ N_ROT = 999
 #: flat near 0 and the few corner pairs at large gaps only add rank noise (all gaps: also
 #: reported, from the cells)
 MAX_GAP_ELLS = 3.0
+#: layers per row of the heat-map figure (a 12-layer network wraps onto two rows)
+HEATMAP_COLS = 6
 #: CPU seconds per unit of the training cost model (batch·H·depth·width²·(4+2·mlp_ratio)),
 #: calibrated on the cpu preset's CPU time (user + sys 227 s for its 4 cells of 1200 steps on
 #: this project's 2-core machine, so ≈ 0.037 s per step and 10 s per cell besides; CPU time,
@@ -430,22 +432,28 @@ class AttentionExperiment(Experiment):
         Hc = np.asarray(R[("control", s0)]["probes"][0]["heatmaps"])
         L = Hm.shape[0]
         G = np.asarray([[gamma[abs(i - j)] for j in range(len(gamma))] for i in range(len(gamma))])
-        fig, axes = plt.subplots(2, L + 1, figsize=(2.1 * (L + 1), 4.6), squeeze=False)
-        for row, (label, Hx) in enumerate((("main (Laplace)", Hm), ("control (Γ = I)", Hc))):
-            ax = axes[row, 0]
-            ax.imshow(G if row == 0 else np.eye(len(gamma)), cmap="viridis")
-            ax.set_title("Γ" if row == 0 else "Γ = I (control data)", fontsize=8)
+        cols = min(L, HEATMAP_COLS)  # layers per figure row; long networks wrap
+        per = -(-L // cols)  # figure rows per network
+        fig, axes = plt.subplots(2 * per, cols + 1, figsize=(1.7 * (cols + 1), 1.9 * 2 * per),
+                                 squeeze=False)
+        for net, (label, Hx) in enumerate((("main", Hm), ("control", Hc))):
+            ax = axes[net * per, 0]
+            ax.imshow(G if net == 0 else np.eye(len(gamma)), cmap="viridis",
+                      interpolation="nearest")
+            ax.set_title("Γ (main data)" if net == 0 else "Γ = I (control data)", fontsize=8)
+            ax.set_ylabel("query frame i", fontsize=8)
             for k in range(L):
-                ax = axes[row, k + 1]
+                ax = axes[net * per + k // cols, 1 + k % cols]
                 ax.imshow(Hx[k], cmap="viridis")
-                ax.set_title(f"{label.split()[0]}: layer {k}", fontsize=8)
-            for ax in axes[row]:
-                ax.set_xticks([])
-                ax.set_yticks([])
-            axes[row, 0].set_ylabel("query frame i", fontsize=8)
+                ax.set_title(f"{label}: layer {k}", fontsize=8)
+        for ax in axes.flat:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if not ax.images:
+                ax.set_axis_off()
         fig.suptitle(f"mean attention (heads, {R[('main', s0)]['probes'][0]['n']} inputs) at "
                      f"t = {nb['probe_t']:g}, seed {s0}; x: key frame j", fontsize=9)
-        names.append(save_png(fig, ctx.root / "attention_heatmaps.png", dpi=90))
+        names.append(save_png(fig, ctx.root / "attention_heatmaps.png", dpi=100 if per == 1 else 70))
 
         # (2) gap profile vs γ, main vs control, error bars over seeds
         m = np.arange(len(gamma))
