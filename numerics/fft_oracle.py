@@ -304,6 +304,12 @@ class FFTOracle:
             met = res.met
         return V, bound, its, met
 
+    def _residual(self, Z, W, inv: ShiftInverse, workers: int) -> np.ndarray:
+        """``Z - T W`` recomputed from ``W`` (the split product: four length-``H`` FFTs)."""
+        R = self.split.apply_spectra(W, inv.c_T, inv.s_T, workers=workers)
+        np.subtract(Z, R, out=R)
+        return R
+
     def _direct_chunk(self, X, inv: ShiftInverse, p0: int, p1: int, V, bound, rtol, atol_seq,
                       workers: int) -> list[int]:
         """Pairs ``p0 ≤ p < p1`` (sequences ``2p``, ``2p+1`` as the real and imaginary part of
@@ -320,8 +326,7 @@ class FFTOracle:
         Z = np.matmul(self.U_Sigma.T, Xc.view(np.float64).reshape(p, d, 2 * H)).view(
             np.complex128)
         W = inv.inverse.apply(Z, workers=workers)
-        R = self.split.apply_spectra(W, inv.c_T, inv.s_T, workers=workers)
-        np.subtract(Z, R, out=R)
+        R = self._residual(Z, W, inv, workers)
 
         def sq(A):  # squared norms of the real and imaginary parts: (p, d, 2)
             v = A.view(np.float64).reshape(p, d, H, 2)
