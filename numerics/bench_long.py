@@ -1,9 +1,10 @@
 """``ditgp bench long``: the FFT path at long ``H`` against the baselines, measured side by side.
 
 Per kernel and ``H`` (batch ``n``, ``d`` channels, time ``t``): the FFT path's cold solve
-(oracle built from scratch: kernel column, rigorous bounds, symbols, the Gohberg–Semencul
-generator at ``t``) and warm solve (cached), plain CG from zero (no generator),
-its CG iterations and certified relative error; the eigen oracle cold and warm (up to
+(oracle built from scratch: kernel column, rigorous bounds, spectra, the Ammar–Gader
+generators at ``t``) and warm solve (oracle and generators cached), each with its CPU time
+(user + system, all threads) and the load average, plain CG from zero (no generator, up to
+``cg_max_H``), iterations and certified relative error; the eigen oracle cold and warm (up to
 ``eig_max_H``); Levinson (``scipy.linalg.solve_toeplitz``, ``O(H²)`` per row — timed on
 ``levinson_rows`` rows and scaled to ``n·d``, said so in the row); a dense Cholesky of the
 ``dH × dH`` ``A_t`` (up to ``dense_max_dH``); GPyTorch's ``linear_operator`` Kronecker path
