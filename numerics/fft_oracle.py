@@ -287,7 +287,11 @@ class FFTOracle:
                                       workers)
 
         if threads > 1:
-            with ThreadPoolExecutor(threads) as pool:
+            from threadpoolctl import threadpool_limits
+
+            # our threads already fill the cores: BLAS threads on top only spin (measured:
+            # the basis change costs twice the CPU with OpenBLAS's own threads)
+            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
                 missed = list(pool.map(run, chunks))
         else:
             missed = [run(c) for c in chunks]
@@ -406,13 +410,29 @@ class FFTOracle:
             if "seed" not in str(exc):
                 raise
             raise SpecError("seed", seed, str(exc)) from None
-        X = np.matmul(self.U_Sigma * np.sqrt(self.mu), Z, out=Z)
-        if t is None:
-            return X
-        a2, s2 = self._times(t, n)
-        X *= np.sqrt(a2)[:, None, None]
-        W *= np.sqrt(s2)[:, None, None]
-        X += W
+        M = self.U_Sigma * np.sqrt(self.mu)
+        X = np.empty_like(Z)
+        ra = None if t is None else np.sqrt(self._times(t, n)[0])
+        rs = None if t is None else np.sqrt(self._times(t, n)[1])
+        step = max(1, PAIR_CHUNK_ELEMENTS // (self.d * self.H))
+
+        def mix(i):  # X = U_Σ diag(√μ) Z (and α_t X + σ_t W) on sequences [i, i + step)
+            sl = slice(i, min(n, i + step))
+            np.matmul(M, Z[sl], out=X[sl])
+            if ra is not None:
+                X[sl] *= ra[sl, None, None]
+                W[sl] *= rs[sl, None, None]
+                X[sl] += W[sl]
+
+        starts = list(range(0, n, step))
+        if len(starts) > 1 and SOLVE_THREADS > 1:
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(SOLVE_THREADS) as pool:
+                list(pool.map(mix, starts))
+        else:
+            for i in starts:
+                mix(i)
         return X
 
     # -- floor ------------------------------------------------------------------------------
