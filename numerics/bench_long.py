@@ -1,9 +1,10 @@
 """``ditgp bench long``: the FFT path at long ``H`` against the baselines, measured side by side.
 
 Per kernel and ``H`` (batch ``n``, ``d`` channels, time ``t``): the FFT path's cold solve
-(oracle built from scratch: kernel column, rigorous bounds, symbols, the Gohberg–Semencul
-generator at ``t``) and warm solve (cached), plain CG from zero (no generator),
-its CG iterations and certified relative error; the eigen oracle cold and warm (up to
+(oracle built from scratch: kernel column, rigorous bounds, spectra, the Ammar–Gader
+generators at ``t``) and warm solve (oracle and generators cached), each with its CPU time
+(user + system, all threads) and the load average, plain CG from zero (no generator, up to
+``cg_max_H``), iterations and certified relative error; the eigen oracle cold and warm (up to
 ``eig_max_H``); Levinson (``scipy.linalg.solve_toeplitz``, ``O(H²)`` per row — timed on
 ``levinson_rows`` rows and scaled to ``n·d``, said so in the row); a dense Cholesky of the
 ``dH × dH`` ``A_t`` (up to ``dense_max_dH``); GPyTorch's ``linear_operator`` Kronecker path
@@ -14,6 +15,7 @@ least-squares slopes of ``log time`` against ``log H``.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -31,6 +33,14 @@ def _timed(fn):
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
+
+
+def _timed_cpu(fn):
+    """``(result, wall seconds, CPU seconds)``: CPU is this process's user + system time
+    (all threads), so that a loaded machine's inflated wall time can be read against it."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
 
 
 def _slope(xs, ys) -> float | None:
@@ -65,7 +75,8 @@ def _gpytorch(spec, X, t):  # pragma: no cover - optional peer, not installed in
 def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] = DEFAULT_KERNELS,
                batch: int = 64, d: int = 8, t: float = 0.1, rtol: float = 1e-10,
                eig_max_H: int = 4096, levinson_max_H: int = 16384, levinson_rows: int = 8,
-               dense_max_dH: int = 8192, progress: bool = False) -> dict[str, Any]:
+               dense_max_dH: int = 8192, cg_max_H: int = 16384, progress: bool = False
+               ) -> dict[str, Any]:
     """Run the benchmark; returns ``{"rows": [...], "exponents": {...}, ...}`` (no printing)."""
     import scipy.linalg
     from ditgp.theory.kernels import kernel
@@ -86,24 +97,31 @@ def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] 
             row: dict[str, Any] = {"kernel": k.describe(), "H": H, "d": d, "batch": batch}
             FFTOracle.clear_cache()
             X = np.random.default_rng(H).standard_normal((batch, d, H))
-            res, cold = _timed(lambda: FFTOracle(spec).solve_certified(X, t, rtol))  # noqa: B023
+            row["load_before"] = os.getloadavg()[0]
+            res, cold, cold_cpu = _timed_cpu(
+                lambda: FFTOracle(spec).solve_certified(X, t, rtol))  # noqa: B023
             fft = FFTOracle(spec)
-            res, warm = _timed(lambda: fft.solve_certified(X, t, rtol))  # noqa: B023
+            fft.inverse_generator(t)  # warm: the oracle and its generator at t are cached
+            res, warm, warm_cpu = _timed_cpu(lambda: fft.solve_certified(X, t, rtol))  # noqa: B023
             _, one = _timed(lambda: fft.solve_certified(X[:1], t, rtol))  # noqa: B023
-            cg, cg_s = _timed(lambda: fft.solve_certified(X, t, rtol,  # noqa: B023
-                                                          use_generator=False))
-            row.update(fft_cg_only_s=cg_s, cg_iterations=int(cg.iterations.max()))
+            if H <= cg_max_H:
+                cg, cg_s = _timed(lambda: fft.solve_certified(X, t, rtol,  # noqa: B023
+                                                              use_generator=False))
+                row.update(fft_cg_only_s=cg_s, cg_iterations=int(cg.iterations.max()))
             row.update(fft_cold_s=cold, fft_warm_s=warm, fft_one_sequence_s=one,
+                       fft_cold_cpu_s=cold_cpu, fft_warm_cpu_s=warm_cpu,
                        iterations=int(res.iterations.max()),
                        certified_rel_error=float(res.rel_error_bound.max()), met=res.met)
-            _, samp_cold = _timed(lambda: fft.sample(batch, seed=0))  # noqa: B023
-            _, samp = _timed(lambda: fft.sample(batch, seed=1))  # noqa: B023
-            row.update(sample_cold_s=samp_cold, sample_s=samp)
+            _, samp_cold, _ = _timed_cpu(lambda: fft.sample(batch, seed=0))  # noqa: B023
+            _, samp, samp_cpu = _timed_cpu(lambda: fft.sample(batch, seed=1))  # noqa: B023
+            row.update(sample_cold_s=samp_cold, sample_s=samp, sample_cpu_s=samp_cpu,
+                       load_after=os.getloadavg()[0])
             if H <= eig_max_H:
-                o, eig_cold = _timed(lambda: Oracle(spec))  # noqa: B023
-                S_eig, sec = _timed(lambda: o.score(X, t))  # noqa: B023
-                _, eig_warm = _timed(lambda: o.score(X, t))  # noqa: B023
+                o, eig_cold, eig_cold_cpu = _timed_cpu(lambda: Oracle(spec))  # noqa: B023
+                S_eig, sec, sec_cpu = _timed_cpu(lambda: o.score(X, t))  # noqa: B023
+                _, eig_warm, eig_warm_cpu = _timed_cpu(lambda: o.score(X, t))  # noqa: B023
                 row.update(eig_cold_s=eig_cold + sec, eig_warm_s=eig_warm,
+                           eig_cold_cpu_s=eig_cold_cpu + sec_cpu, eig_warm_cpu_s=eig_warm_cpu,
                            ratio_eig_cold=(eig_cold + sec) / cold, ratio_eig_warm=eig_warm / warm,
                            max_rel_diff_eig=float(np.max(
                                np.linalg.norm(-S_eig - res.V, axis=(1, 2))
@@ -137,10 +155,13 @@ def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] 
         mine = [r for r in rows if r["kernel"].startswith(kname)]
         hs = [r["H"] for r in mine]
         exponents[kname] = {key: _slope(hs, [r.get(key) for r in mine])
-                            for key in ("fft_warm_s", "fft_cold_s", "sample_s", "eig_cold_s")}
+                            for key in ("fft_warm_s", "fft_cold_s", "fft_warm_cpu_s", "sample_s",
+                                        "sample_cpu_s", "eig_cold_s")}
     return {"t": t, "rtol": rtol, "batch": batch, "d": d, "rows": rows, "exponents": exponents,
-            "note": "times on a shared 2-core CPU; Levinson timed on a subset of rows and "
-                    "scaled linearly to n·d"}
+            "cpus": os.cpu_count(),
+            "note": "wall times on a shared CPU (CPU = user+sys of all threads; load = 1-min "
+                    "load average before/after the row); Levinson timed on a subset of rows "
+                    "and scaled linearly to n·d"}
 
 
 def _ints(flag: str, text: str) -> list[int]:
@@ -175,24 +196,30 @@ def run_cli(args) -> int:
         return 0
     print(f"long sequences: batch {res['batch']}, d={res['d']}, t={res['t']:g}, certified "
           f"rtol {res['rtol']:g} ({res['note']})")
-    print(f"{'kernel':28s} {'H':>6} {'fft cold':>9} {'warm':>8} {'1 seq':>7} {'its':>4} "
-          f"{'cert.rel':>9} {'eig cold':>9} {'×':>7} {'eig warm':>9} {'×':>6} {'Levinson':>9} "
-          f"{'×':>7} {'dense':>8} {'sample':>7} {'CG only':>8} {'its':>4}")
+    print(f"{'kernel':28s} {'H':>6} {'fft cold':>9} {'warm':>8} {'cpu':>7} {'1 seq':>7} "
+          f"{'its':>4} {'cert.rel':>9} {'eig cold':>9} {'×':>7} {'eig warm':>9} {'×':>6} "
+          f"{'Levinson':>9} {'×':>7} {'dense':>8} {'sample':>7} {'cpu':>7} {'CG only':>8} "
+          f"{'its':>4} {'load':>5}")
 
     def f(r, key, fmt="{:9.3f}"):
         v = r.get(key)
-        return fmt.format(v) if v is not None else " " * (len(fmt.format(0.0)) - 1) + "-"
+        if v is not None:
+            return fmt.format(v)
+        return " " * (len(fmt.format(0 if fmt.endswith("d}") else 0.0)) - 1) + "-"
 
     for r in res["rows"]:
         print(f"{r['kernel'][:28]:28s} {r['H']:>6} {r['fft_cold_s']:9.3f} {r['fft_warm_s']:8.3f} "
-              f"{r['fft_one_sequence_s']:7.3f} {r['iterations']:>4} {r['certified_rel_error']:9.1e} "
+              f"{r['fft_warm_cpu_s']:7.3f} {r['fft_one_sequence_s']:7.3f} {r['iterations']:>4} "
+              f"{r['certified_rel_error']:9.1e} "
               f"{f(r, 'eig_cold_s')} {f(r, 'ratio_eig_cold', '{:7.1f}')} {f(r, 'eig_warm_s')} "
               f"{f(r, 'ratio_eig_warm', '{:6.2f}')} {f(r, 'levinson_s')} "
               f"{f(r, 'ratio_levinson', '{:7.1f}')} {f(r, 'dense_cholesky_s', '{:8.2f}')} "
-              f"{r['sample_s']:7.3f} {r['fft_cg_only_s']:8.3f} {r['cg_iterations']:>4}")
+              f"{r['sample_s']:7.3f} {r['sample_cpu_s']:7.3f} {f(r, 'fft_cg_only_s', '{:8.3f}')} "
+              f"{f(r, 'cg_iterations', '{:4d}')} {r['load_before']:5.1f}")
     for k, e in res["exponents"].items():
         parts = [f"{key} {v:.2f}" for key, v in e.items() if v is not None]
         print(f"growth exponent of time in H ({k}): " + ", ".join(parts))
-    print("(seconds; × = baseline time / FFT time measured in this run: eig cold vs fft cold, "
+    print("(seconds; cpu = user+sys of all threads; load = 1-min load average before the row; "
+          "× = baseline time / FFT time measured in this run: eig cold vs fft cold, "
           "eig warm vs fft warm, Levinson vs fft warm)")
     return 0

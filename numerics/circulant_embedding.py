@@ -19,28 +19,77 @@ embedding is not a covariance: the size is doubled up to ``MAX_PAD_FACTOR·2(H-1
 which :class:`EmbeddingError` says so (the caller falls back to the eigen sampler where
 ``H`` allows).
 
-**Law of a draw (same seed → same draw).**  ``rng = numpy.random.default_rng(seed)``;
-``W = rng.standard_normal((2, P, N))`` with ``P = ⌈rows/2⌉``; row ``2p`` of the result is
-``Re Y_p[:H]``, row ``2p+1`` is ``Im Y_p[:H]``; the first ``rows`` rows are returned.
+**Only the first ``H`` outputs are needed**, so the length-``N`` FFT is split into two of
+length ``M = N/2`` (decimation in time): ``Y[j] = E[j mod M] + e^{-2πij/N} O[j mod M]`` with
+``E``, ``O`` the FFTs of the even- and odd-indexed entries — cache-sized transforms, about
+3× faster than one of length ``N`` at ``H = 65,536`` on the project machine.
+
+**Law of a draw (same seed → same draw).**  ``P = ⌈rows/2⌉`` complex rows, in blocks of
+``SAMPLE_BLOCK`` rows (the last block shorter); ``children = rng.spawn(n_blocks)``
+(:meth:`numpy.random.Generator.spawn`, independent streams, so blocks are drawn on
+``SAMPLE_THREADS`` threads with a result independent of the thread count); block ``b`` draws
+``W = children[b].standard_normal((q_b, N, 2))`` and ``ξ_p = W[p, :, 0] + i W[p, :, 1]``.
+Row ``2p`` of the result is ``Re Y_p[:H]``, row ``2p+1`` is ``Im Y_p[:H]``; the first
+``rows`` rows are returned.  (Up to 2026-11-27 the law was one ``rng.standard_normal((2, P,
+N))``; draws made before then differ.)
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.fft
 
-from .toeplitz_operator import FFT_WORKERS
-
 __all__ = ["EmbeddingError", "embedding_eigenvalues", "CirculantEmbedding", "EMBED_TOL_FACTOR",
-           "MAX_PAD_FACTOR"]
+           "MAX_PAD_FACTOR", "SAMPLE_BLOCK", "SAMPLE_THREADS", "spawn_children", "block_normals"]
 
 #: Multiple of ``u·log₂N·Σ|c|`` below zero still read as a rounding-level zero eigenvalue.
 EMBED_TOL_FACTOR = 8.0
 #: The embedding size is doubled at most up to this multiple of the minimal ``2(H-1)``.
 MAX_PAD_FACTOR = 8
+#: Complex rows (two draws each) per independent random stream (part of the law of a draw).
+SAMPLE_BLOCK = 8
+#: Threads drawing blocks (the result does not depend on it).
+SAMPLE_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+def spawn_children(rng: np.random.Generator, k: int) -> list[np.random.Generator]:
+    """``rng.spawn(k)``: ``k`` independent child generators (a clear error when ``rng``'s bit
+    generator cannot spawn)."""
+    try:
+        return rng.spawn(int(k))
+    except TypeError as exc:
+        raise ValueError("seed: a numpy Generator whose bit generator was seeded through a "
+                         "SeedSequence (numpy.random.default_rng(...)) is needed to spawn "
+                         f"independent streams ({exc})") from None
+
+
+def _map(fn, items, threads: int) -> list:
+    if threads > 1 and len(items) > 1:
+        with ThreadPoolExecutor(min(threads, len(items))) as pool:
+            return list(pool.map(fn, items))
+    return [fn(i) for i in items]
+
+
+def block_normals(rng: np.random.Generator, rows: int, cols: int, block: int = 16
+                  ) -> np.ndarray:
+    """``(rows, cols)`` standard normals: rows ``[b·block, (b+1)·block)`` are
+    ``children[b].standard_normal((rows_b, cols))`` with ``children = rng.spawn(n_blocks)``
+    (drawn on ``SAMPLE_THREADS`` threads; the result does not depend on their number)."""
+    out = np.empty((int(rows), int(cols)))
+    starts = list(range(0, int(rows), block))
+    kids = spawn_children(rng, len(starts))
+
+    def fill(b):
+        i = starts[b]
+        kids[b].standard_normal(out=out[i:i + block])
+
+    _map(fill, list(range(len(starts))), SAMPLE_THREADS)
+    return out
 
 
 class EmbeddingError(ValueError):
@@ -92,13 +141,34 @@ class CirculantEmbedding:
 
     def sample(self, rows: int, rng: np.random.Generator) -> np.ndarray:
         """``(rows, H)`` independent exact draws (the law in the module docstring)."""
-        P = (int(rows) + 1) // 2
-        W = rng.standard_normal((2, P, self.N))
-        xi = W[0] + 1j * W[1]
-        del W
-        xi *= self.sqrt_lam
-        Y = scipy.fft.fft(xi, axis=-1, workers=FFT_WORKERS, overwrite_x=True)[:, :self.H]
-        out = np.empty((2 * P, self.H))
-        out[0::2] = Y.real
-        out[1::2] = Y.imag
+        rows = int(rows)
+        P = (rows + 1) // 2
+        N, H = self.N, self.H
+        M = N // 2
+        out = np.empty((2 * P, H))
+        starts = list(range(0, P, SAMPLE_BLOCK))
+        kids = spawn_children(rng, len(starts))
+        sq_even, sq_odd = self.sqrt_lam[0::2], self.sqrt_lam[1::2]
+        twiddle = np.exp(-2j * np.pi * np.arange(M) / N)
+        head = min(H, M)
+
+        def block(b):
+            q0 = starts[b]
+            q1 = min(P, q0 + SAMPLE_BLOCK)
+            W = kids[b].standard_normal((q1 - q0, N, 2))
+            xi = W.view(np.complex128)[..., 0]  # (q, N): ξ = W[..., 0] + i W[..., 1]
+            E = scipy.fft.fft(xi[:, 0::2] * sq_even, axis=-1, workers=1, overwrite_x=True)
+            O = scipy.fft.fft(xi[:, 1::2] * sq_odd, axis=-1, workers=1, overwrite_x=True)
+            del W, xi
+            last = E[:, 0] - O[:, 0] if H > M else None  # N = 2(H-1): output j = M
+            Y = O[:, :head]
+            Y *= twiddle[:head]
+            Y += E[:, :head]
+            out[2 * q0:2 * q1:2, :head] = Y.real
+            out[2 * q0 + 1:2 * q1:2, :head] = Y.imag
+            if last is not None:
+                out[2 * q0:2 * q1:2, M] = last.real
+                out[2 * q0 + 1:2 * q1:2, M] = last.imag
+
+        _map(block, list(range(len(starts))), SAMPLE_THREADS)
         return out[:rows]

@@ -23,8 +23,10 @@ Memory is ``O(dH)`` per sequence (:func:`fft_memory_bytes`); no ``H × H`` array
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +37,13 @@ from ditgp.theory.spec import GPSpec
 from ditgp.theory.spectral import eigenvalue_bounds
 
 from .circulant import chan_eigenvalues
-from .circulant_embedding import CirculantEmbedding
-from .gohberg_semencul import GSInverse, trace_inverse
+from .circulant_embedding import CirculantEmbedding, block_normals
+from .gohberg_semencul import trace_inverse
 from .lanczos import Extremes, lanczos, quadrature, ritz_extremes
 from .speccache import SpecCache
+from .split_toeplitz import AmmarGaderInverse, SplitToeplitz
 from .toeplitz_operator import CHUNK_ELEMENTS, FFT_WORKERS
-from .toeplitz_solve import ToeplitzShiftSolver
+from .toeplitz_solve import ROUNDING_FACTOR, ToeplitzShiftSolver
 
 __all__ = ["FFTOracle", "LongSolve", "FloorEstimate", "LogDensityEstimate", "fft_memory_bytes",
            "eig_memory_bytes", "lanczos_spectrum", "DEFAULT_RTOL", "SLQ_PROBES", "SLQ_STEPS", "LANCZOS_STEPS"]
@@ -54,6 +57,13 @@ SLQ_STEPS = 40
 LANCZOS_STEPS = 300
 #: Rows solved together (bounds the working set to ``ROW_CHUNK_ELEMENTS`` floats per array).
 ROW_CHUNK_ELEMENTS = 1 << 24
+#: Complex elements per chunk of the direct solve (pairs × d × H ≈ 16 MiB: cache-sized
+#: chunks are 3-5× faster than whole-batch transforms on the project machine).
+PAIR_CHUNK_ELEMENTS = 1 << 20
+#: Certified relative accuracy of the Ammar–Gader generators ``x_i = T_i⁻¹e₁``.
+GENERATOR_RTOL = 1e-14
+#: Threads of the direct solve (the project machine has 2 cores).
+SOLVE_THREADS = max(1, min(4, os.cpu_count() or 1))
 _CACHE: SpecCache[FFTOracle] = SpecCache(8)
 
 
@@ -89,6 +99,23 @@ class LongSolve:
     iterations: np.ndarray
     met: bool
     rtol: float
+
+
+@dataclass(frozen=True)
+class ShiftInverse:
+    """Everything the direct solve needs at one time ``t``: the Ammar–Gader inverse of each
+    ``T_i = a_i Γ + s_i I`` (generators ``x`` ``(d, H)``), the split spectra ``c_T``, ``s_T``
+    ``(d, H)`` of ``T_i`` for the residual, ``lam_lo`` (rigorous ``≤ λ_min(T_i)``) and
+    ``norm_T`` (``≥ ‖T_i‖₂``)."""
+
+    inverse: AmmarGaderInverse
+    x: np.ndarray
+    a: np.ndarray
+    s: np.ndarray
+    c_T: np.ndarray
+    s_T: np.ndarray
+    lam_lo: np.ndarray
+    norm_T: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -137,8 +164,9 @@ class FFTOracle:
         self.mu, self.U_Sigma = np.linalg.eigh(spec.Sigma)
         self.bounds = eigenvalue_bounds(spec.kernel, self.H)
         self.solver = ToeplitzShiftSolver(self.gamma, self.bounds.lower, self.bounds.upper)
+        self.split = SplitToeplitz(self.gamma)
         self._embedding: CirculantEmbedding | None = None
-        self._gs: OrderedDict[float, GSInverse] = OrderedDict()
+        self._gs: OrderedDict[float, ShiftInverse] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -161,11 +189,11 @@ class FFTOracle:
         return np.asarray(sched.alpha2(t_arr)), np.asarray(sched.sigma2(t_arr))
 
     # -- solve ----------------------------------------------------------------------------
-    def inverse_generator(self, t: float) -> GSInverse:
-        """Gohberg–Semencul representation of every ``T_i⁻¹`` at the scalar time ``t`` (one
-        certified CG solve of ``d`` systems ``T_i x_i = e₁``; cached for 8 times).  Later solves
-        at ``t`` start from ``T⁻¹b`` through it (four FFT triangular products) and are then
-        certified by the residual as usual, refined by CG if needed."""
+    def inverse_generator(self, t: float) -> ShiftInverse:
+        """Every ``T_i⁻¹`` at the scalar time ``t`` in Ammar–Gader form (one certified CG
+        solve of the ``d`` systems ``T_i x_i = e₁``, to ``GENERATOR_RTOL``; cached for 8
+        times), with the split spectra of ``T_i`` for the certifying residual.  The first call
+        at a ``t`` is the cold one."""
         key = float(t)
         with self._lock:
             hit = self._gs.get(key)
@@ -173,8 +201,12 @@ class FFTOracle:
                 self._gs.move_to_end(key)
                 return hit
         a2, s2 = self._times(key, 1)
-        x, _ = self._first_columns(a2[0] * self.mu, np.full(self.d, s2[0]), 1e-14)
-        made = GSInverse(x)
+        a, s = a2[0] * self.mu, np.full(self.d, s2[0])
+        x, _ = self._first_columns(a, s, GENERATOR_RTOL)
+        cT, sT = self.split.shifted_spectra(a, s)
+        made = ShiftInverse(inverse=AmmarGaderInverse(x), x=x, a=a, s=s, c_T=cT, s_T=sT,
+                            lam_lo=self.solver.lam_lo(a, s),
+                            norm_T=a * self.split.norm_bound + s)
         with self._lock:
             self._gs[key] = made
             while len(self._gs) > 8:
@@ -184,9 +216,13 @@ class FFTOracle:
     def solve_certified(self, X, t, rtol: float = DEFAULT_RTOL, use_generator: bool = True
                         ) -> LongSolve:
         """``A_t⁻¹ vec X`` (matrix form ``(n, d, H)``) to a certified relative error ``rtol``
-        per sequence.  ``t`` scalar or ``(n,)``.  With a scalar ``t`` and ``use_generator``
-        the initial guess comes from :meth:`inverse_generator` (cached per ``t``: the first
-        call at a ``t`` is the cold one); otherwise CG starts from 0."""
+        per sequence.  ``t`` scalar or ``(n,)``.
+
+        With a scalar ``t`` and ``use_generator`` (the default): the direct fast inverse of
+        :meth:`inverse_generator` (Ammar–Gader, length-``H`` FFTs, sequences packed in pairs
+        as complex rows), certified per row by one recomputed residual; rows whose bound
+        misses the target are refined by preconditioned CG from there (still certified).
+        Otherwise: preconditioned CG from 0 on every row."""
         X = np.asarray(X, dtype=np.float64)
         self._check_X(X)
         if not (isinstance(rtol, int | float) and 0 < rtol < 1):
@@ -194,12 +230,28 @@ class FFTOracle:
         n, d, H = X.shape
         a2, s2 = self._times(t, n)
         a_max = a2 * self.mu[-1] * self.bounds.upper + s2  # ≥ λ_max(A_t) per sequence
-        Y = np.einsum("ji,njh->nih", self.U_Sigma, X)  # U_Σᵀ X, (n, d, H)
-        a = (a2[:, None] * self.mu[None, :]).reshape(-1)  # (n·d,)
-        s = np.repeat(s2, d)
         # ‖v_k‖ ≥ ‖x_k‖/λ_max(A_t): an absolute floor per row that keeps the sum of squared
         # row bounds below rtol²‖v_k‖² even for rows with tiny solutions.
         atol_seq = rtol * np.linalg.norm(X, axis=(1, 2)) / (a_max * math.sqrt(d))
+        if use_generator and np.ndim(t) == 0:
+            V, bound, its, met = self._solve_direct(X, float(t), rtol, atol_seq)
+        else:
+            V, bound, its, met = self._solve_cg(X, a2, s2, rtol, atol_seq)
+        vnorm = np.linalg.norm(V, axis=(1, 2))
+        # basis change U_Σ (orthogonal up to rounding): add 2·d·u·‖V‖ for its rounding
+        err = np.sqrt(np.sum(bound ** 2, axis=1)) + 2 * d * np.finfo(float).eps * vnorm
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(vnorm > err, err / (vnorm - err), np.where(vnorm == 0, 0.0, np.inf))
+        met = bool(met and np.all(rel <= rtol * (1 + 1e-9) + 4 * d * np.finfo(float).eps))
+        return LongSolve(V=V, error_bound=err, rel_error_bound=rel, iterations=its,
+                         met=met, rtol=float(rtol))
+
+    def _solve_cg(self, X, a2, s2, rtol, atol_seq):
+        """Preconditioned CG from 0 on every row (per-sequence times allowed)."""
+        n, d, H = X.shape
+        Y = np.matmul(self.U_Sigma.T, X)  # U_Σᵀ X, (n, d, H)
+        a = (a2[:, None] * self.mu[None, :]).reshape(-1)  # (n·d,)
+        s = np.repeat(s2, d)
         atol = np.repeat(atol_seq, d)
         B = Y.reshape(n * d, H)
         out = np.empty_like(B)
@@ -207,24 +259,102 @@ class FFTOracle:
         its = np.empty(n * d, dtype=np.int64)
         met = True
         step = max(d, (ROW_CHUNK_ELEMENTS // H) // d * d)
-        gs = self.inverse_generator(float(np.asarray(t).reshape(-1)[0])) if use_generator \
-            and np.ndim(t) == 0 else None
         for i in range(0, n * d, step):
             sl = slice(i, min(i + step, n * d))
-            y0 = None if gs is None else gs.apply(B[sl], np.arange(sl.start, sl.stop) % d)
-            res = self.solver.solve(B[sl], a[sl], s[sl], rtol=rtol, atol=atol[sl], y0=y0)
+            res = self.solver.solve(B[sl], a[sl], s[sl], rtol=rtol, atol=atol[sl])
             out[sl], bound[sl], its[sl] = res.y, res.error_bound, res.iterations
             met &= res.met
-        Yv = out.reshape(n, d, H)
-        V = np.einsum("ij,njh->nih", self.U_Sigma, Yv)  # U_Σ Y
-        vnorm = np.linalg.norm(V, axis=(1, 2))
-        # basis change U_Σ (orthogonal up to rounding): add 2·d·u·‖V‖ for its rounding
-        err = np.sqrt(np.sum(bound.reshape(n, d) ** 2, axis=1)) + 2 * d * np.finfo(float).eps * vnorm
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(vnorm > err, err / (vnorm - err), np.where(vnorm == 0, 0.0, np.inf))
-        met = bool(met and np.all(rel <= rtol * (1 + 1e-9) + 4 * d * np.finfo(float).eps))
-        return LongSolve(V=V, error_bound=err, rel_error_bound=rel, iterations=its.reshape(n, d),
-                         met=met, rtol=float(rtol))
+        V = np.matmul(self.U_Sigma, out.reshape(n, d, H))
+        return V, bound.reshape(n, d), its.reshape(n, d), met
+
+    def _solve_direct(self, X, t, rtol, atol_seq):
+        """The direct inverse on packed pairs of sequences, certified row by row; CG refines
+        the sequences it does not certify.  Chunks of pairs run on ``SOLVE_THREADS`` threads
+        (FFTs, ufuncs and BLAS release the GIL), each chunk's FFTs single-threaded."""
+        n, d, H = X.shape
+        inv = self.inverse_generator(t)
+        V = np.empty_like(X)
+        bound = np.empty((n, d))
+        its = np.zeros((n, d), dtype=np.int64)
+        P = (n + 1) // 2
+        step = max(1, PAIR_CHUNK_ELEMENTS // (d * H))  # pairs per chunk (cache-sized)
+        chunks = [(p0, min(P, p0 + step)) for p0 in range(0, P, step)]
+        threads = min(SOLVE_THREADS, len(chunks))
+        workers = 1 if threads > 1 else FFT_WORKERS
+
+        def run(chunk):
+            return self._direct_chunk(X, inv, chunk[0], chunk[1], V, bound, rtol, atol_seq,
+                                      workers)
+
+        if threads > 1:
+            from threadpoolctl import threadpool_limits
+
+            # our threads already fill the cores: BLAS threads on top only spin (measured:
+            # the basis change costs twice the CPU with OpenBLAS's own threads)
+            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+                missed = list(pool.map(run, chunks))
+        else:
+            missed = [run(c) for c in chunks]
+        seqs = np.array(sorted(k for m in missed for k in m), dtype=np.int64)
+        met = True
+        if seqs.size:  # refine the uncertified sequences by CG from the direct solution
+            B = np.matmul(self.U_Sigma.T, X[seqs]).reshape(-1, H)
+            y0 = np.matmul(self.U_Sigma.T, V[seqs]).reshape(-1, H)
+            res = self.solver.solve(B, np.tile(inv.a, seqs.size), np.tile(inv.s, seqs.size),
+                                    rtol=rtol, atol=np.repeat(atol_seq[seqs], d), y0=y0)
+            V[seqs] = np.matmul(self.U_Sigma, res.y.reshape(-1, d, H))
+            bound[seqs] = res.error_bound.reshape(-1, d)
+            its[seqs] = res.iterations.reshape(-1, d)
+            met = res.met
+        return V, bound, its, met
+
+    def _residual(self, Z, W, inv: ShiftInverse, workers: int) -> np.ndarray:
+        """``Z - T W`` recomputed from ``W`` (the split product: four length-``H`` FFTs)."""
+        R = self.split.apply_spectra(W, inv.c_T, inv.s_T, workers=workers)
+        np.subtract(Z, R, out=R)
+        return R
+
+    def _direct_chunk(self, X, inv: ShiftInverse, p0: int, p1: int, V, bound, rtol, atol_seq,
+                      workers: int) -> list[int]:
+        """Pairs ``p0 ≤ p < p1`` (sequences ``2p``, ``2p+1`` as the real and imaginary part of
+        one complex row): solve, certify, write ``V`` and ``bound``; return the sequences whose
+        bound misses the target."""
+        n, d, H = X.shape
+        r0, r1 = 2 * p0, min(n, 2 * p1)
+        m, p = r1 - r0, p1 - p0
+        u = np.finfo(np.float64).eps
+        Xc = np.zeros((p, d, H), dtype=np.complex128)
+        Xc.real = X[r0:r1:2]
+        Xc.imag[: m // 2] = X[r0 + 1:r1:2]  # odd n: the last pair's second vector is 0
+        # U_Σᵀ on the packed rows (U real: act on the interleaved real view)
+        Z = np.matmul(self.U_Sigma.T, Xc.view(np.float64).reshape(p, d, 2 * H)).view(
+            np.complex128)
+        W = inv.inverse.apply(Z, workers=workers)
+        R = self._residual(Z, W, inv, workers)
+
+        def sq(A):  # squared norms of the real and imaginary parts: (p, d, 2)
+            v = A.view(np.float64).reshape(p, d, H, 2)
+            return np.einsum("pdhk,pdhk->pdk", v, v)
+
+        def rows(q):  # (p, d, 2) → real rows (m, d): row 2p is the real part, 2p+1 imaginary
+            return q.transpose(0, 2, 1).reshape(2 * p, d)[:m]
+
+        r2, w2, z2 = sq(R), sq(W), sq(Z)
+        rn, yn = np.sqrt(rows(r2)), np.sqrt(rows(w2))
+        # the FFT rounding of a packed pair mixes its two vectors: the rounding term uses
+        # the pair's (complex) norms for both
+        pair_y = np.repeat(np.sqrt(w2.sum(axis=2)), 2, axis=0)[:m]
+        pair_b = np.repeat(np.sqrt(z2.sum(axis=2)), 2, axis=0)[:m]
+        rounding = ROUNDING_FACTOR * math.log2(max(2 * H, 2)) * u * (
+            inv.norm_T * pair_y + pair_b)
+        bnd = (rn + rounding) / inv.lam_lo
+        bound[r0:r1] = bnd
+        Vc = np.matmul(self.U_Sigma, W.view(np.float64).reshape(p, d, 2 * H)).view(
+            np.complex128)
+        V[r0:r1:2] = Vc.real
+        V[r0 + 1:r1:2] = Vc.imag[: m // 2]
+        miss = np.any(bnd > np.maximum(rtol * yn, atol_seq[r0:r1, None]), axis=1)
+        return [r0 + int(k) for k in np.flatnonzero(miss)]
 
     def score(self, X, t, rtol: float = DEFAULT_RTOL):
         """Exact score ``-A_t⁻¹ vec X`` (``(n, d, H)``; numpy or torch in, same type out) to a
@@ -263,20 +393,47 @@ class FFTOracle:
         """``n`` exact draws ``(n, d, H)`` of ``N(0, Γ⊗Σ)`` (``t=None``) or of ``N(0, A_t)``.
 
         Law: ``rng = default_rng(seed)``; ``Z = embedding.sample(n·d, rng)`` reshaped to
-        ``(n, d, H)`` (see :mod:`~ditgp.numerics.circulant_embedding`);
-        ``X = U_Σ diag(√μ) Z``; with ``t``: ``X_t = α_t X + σ_t W``, ``W =
-        rng.standard_normal((n, d, H))`` drawn next from the same ``rng``.
+        ``(n, d, H)`` (see :mod:`~ditgp.numerics.circulant_embedding`: blocks of independent
+        streams spawned from ``rng``); ``X = U_Σ diag(√μ) Z``; with ``t``: ``X_t = α_t X +
+        σ_t W``, ``W = block_normals(rng, n·d, H)`` (rows in blocks of 16, each block from
+        its own child of a second ``rng.spawn``), reshaped to ``(n, d, H)``.
         """
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise SpecError("n", n, "an integer ≥ 1")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        Z = self.embedding.sample(int(n) * self.d, rng).reshape(int(n), self.d, self.H)
-        X = np.einsum("ij,njh->nih", self.U_Sigma * np.sqrt(self.mu), Z)
-        if t is None:
-            return X
-        a2, s2 = self._times(t, int(n))
-        W = rng.standard_normal((int(n), self.d, self.H))
-        return np.sqrt(a2)[:, None, None] * X + np.sqrt(s2)[:, None, None] * W
+        n = int(n)
+        try:
+            Z = self.embedding.sample(n * self.d, rng).reshape(n, self.d, self.H)
+            W = None if t is None else block_normals(rng, n * self.d, self.H).reshape(
+                n, self.d, self.H)
+        except ValueError as exc:
+            if "seed" not in str(exc):
+                raise
+            raise SpecError("seed", seed, str(exc)) from None
+        M = self.U_Sigma * np.sqrt(self.mu)
+        X = np.empty_like(Z)
+        ra = None if t is None else np.sqrt(self._times(t, n)[0])
+        rs = None if t is None else np.sqrt(self._times(t, n)[1])
+        step = max(1, PAIR_CHUNK_ELEMENTS // (self.d * self.H))
+
+        def mix(i):  # X = U_Σ diag(√μ) Z (and α_t X + σ_t W) on sequences [i, i + step)
+            sl = slice(i, min(n, i + step))
+            np.matmul(M, Z[sl], out=X[sl])
+            if ra is not None:
+                X[sl] *= ra[sl, None, None]
+                W[sl] *= rs[sl, None, None]
+                X[sl] += W[sl]
+
+        starts = list(range(0, n, step))
+        if len(starts) > 1 and SOLVE_THREADS > 1:
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(SOLVE_THREADS) as pool:
+                list(pool.map(mix, starts))
+        else:
+            for i in starts:
+                mix(i)
+        return X
 
     # -- floor ------------------------------------------------------------------------------
     def _first_columns(self, a: np.ndarray, s: np.ndarray, rtol: float):

@@ -201,16 +201,29 @@ def test_sampling_law_and_seed():
     f = FFTOracle(spec)
     a, b = f.sample(3, seed=7), f.sample(3, seed=7)
     assert np.array_equal(a, b) and not np.array_equal(a, f.sample(3, seed=8))
-    # the documented law, rebuilt by hand
+    # the documented law, rebuilt by hand (one length-N FFT, not the sampler's two of N/2)
     emb = f.embedding
     rng = np.random.default_rng(7)
-    W = rng.standard_normal((2, 3, emb.N))
-    Y = np.fft.fft(emb.sqrt_lam * (W[0] + 1j * W[1]), axis=-1)[:, :50]
+    (kid,) = rng.spawn(1)  # 6 rows = 3 complex rows: one block
+    W = kid.standard_normal((3, emb.N, 2))
+    Y = np.fft.fft(emb.sqrt_lam * (W[..., 0] + 1j * W[..., 1]), axis=-1)[:, :50]
     rows = np.empty((6, 50))
     rows[0::2], rows[1::2] = Y.real, Y.imag
     Z = rows.reshape(3, 2, 50)
     X = np.einsum("ij,njh->nih", f.U_Sigma * np.sqrt(f.mu), Z)
     assert np.allclose(a, X, rtol=0, atol=1e-12)
+    # with t: the noise comes from a second spawn, in blocks of 16 rows
+    (noise_kid,) = rng.spawn(1)
+    Wt = noise_kid.standard_normal((6, 50)).reshape(3, 2, 50)
+    a2, s2 = float(spec.schedule.alpha2(0.4)), float(spec.schedule.sigma2(0.4))
+    assert np.allclose(f.sample(3, seed=7, t=0.4), np.sqrt(a2) * X + np.sqrt(s2) * Wt,
+                       rtol=0, atol=1e-12)
+    # prefix property: more draws keep the first ones (blocks are independent streams)
+    assert np.allclose(f.sample(40, seed=7)[:3], a, rtol=0, atol=1e-12)
+    legacy = np.random.MT19937(0)
+    legacy._legacy_seeding(0)  # a bit generator without a SeedSequence cannot spawn
+    with pytest.raises(SpecError, match="seed"):
+        f.sample(2, seed=np.random.Generator(legacy))
 
 
 def _cov_statistic(samples, Gamma):
