@@ -166,6 +166,10 @@ def _se(x) -> float:
     return 0.0 if x is None or not math.isfinite(float(x)) else float(x)
 
 
+def _pm(x, se) -> str | None:
+    return None if x is None else f"{x:.3g}" + (f" ± {se:.1g}" if se else "")
+
+
 def _ticks(ax, Hs) -> None:
     ax.set_xticks(list(Hs), [str(h) for h in Hs])
     ax.minorticks_off()
@@ -198,17 +202,18 @@ class LengthExperiment(Experiment):
                     "heads": 4, "steps": 1000, "batch": 32, "n_eval": 64, "dsm_n": 128,
                     "probe_n": 8, "net_check_max_H": 32, "net_check_n": 2,
                     "construct_Hs": [16, 32, 64, 128, 256, 512]}
-        # gpu: d = 8 and the paper's DiT (width 256, 12 layers, 16 heads; THEORY.md §6), lr of
-        # the paper preset.  Assumed throughput (not measured here: no GPU in this session):
-        # one H100 runs this DiT at batch 32 in float32 at ≈ 25 ms/step at H = 512 and is
-        # overhead-bound (≈ 12 ms/step) below H = 128; 1500 steps × 6 lengths × 2 seeds ≈ 6 min
-        # of training, + constructions and evaluation (CPU, ≈ 1.5 min) ≤ 9 min.  Change the
-        # step count with --set steps=N.
+        # gpu: d = 8 and the paper's DiT (width 256, 12 layers, 16 heads; THEORY.md §6).
+        # Assumed throughput (not measured: no GPU in the session that built this): one H100
+        # runs this DiT in float32 at ≈ 2e13 flop/s plus ≈ 12 ms/step of launch overhead —
+        # ≈ 75 ms/step at H = 512, ≈ 15 ms/step for H ≤ 64 (batch 32): 1000 steps × 6 lengths
+        # ≈ 3.3 min per seed, 2 seeds ≈ 6.5 min, + constructions and evaluation ≈ 0.5 min
+        # (estimate_seconds prints ≈ 7 min) ≤ 9 min.  --dtype bf16 roughly halves the
+        # training time; change the step count with --set steps=N.
         return {**common, "Hs": [16, 32, 64, 128, 256, 512], "d": 8, "width": 256, "depth": 12,
-                "heads": 16, "steps": 1500, "batch": 32, "lr": 2e-4, "warmup": 100,
-                "ema": 0.999, "n_eval": 64, "dsm_n": 128, "probe_n": 8,
+                "heads": 16, "steps": 1000, "batch": 32, "lr": 3e-4, "warmup": 100,
+                "ema": 0.995, "n_eval": 64, "dsm_n": 128, "probe_n": 8,
                 "net_check_max_H": 32, "net_check_n": 2,
-                "construct_Hs": [16, 32, 64, 128, 256, 512, 1024]}
+                "construct_Hs": [16, 32, 64, 128, 256, 512]}
 
     # -- cells ---------------------------------------------------------------------------------
     def cells(self, params: dict[str, Any], seeds: Sequence[int]) -> list[Cell]:
@@ -385,6 +390,8 @@ class LengthExperiment(Experiment):
             t0e = mean_se([r["rel_error"][0] for r in tr])
             ex = mean_se([r["excess"][0] for r in tr])
             dsm = mean_se([float(np.mean([d["excess"] for d in r["dsm"]])) for r in tr])
+            # Monte-Carlo SE of one run's mean over dsm_t (independent draws per t), averaged
+            mc = [math.sqrt(sum(d["se"] ** 2 for d in r["dsm"])) / len(r["dsm"]) for r in tr]
             sp = mean_se([r["attention"]["near"]["spearman"] for r in tr])
             l2 = mean_se([r["attention"]["near"]["rel_l2"] for r in tr])
             ind = (con or (tr[0] if tr else {})).get("independent", {})
@@ -393,6 +400,7 @@ class LengthExperiment(Experiment):
                 "trained_t0_error": t0e[0], "trained_t0_error_se": t0e[1],
                 "trained_excess_t0": ex[0],
                 "trained_dsm_excess": dsm[0], "trained_dsm_excess_se": dsm[1],
+                "trained_dsm_excess_mc_se": float(np.mean(mc)) if mc else None,
                 "independent_band_error": ind.get("band_error"),
                 "independent_t0_error": (ind.get("rel_error") or [None])[0],
                 "independent_dsm_excess": (float(np.mean([d["excess"] for d in
@@ -412,6 +420,7 @@ class LengthExperiment(Experiment):
                     "constructed_t0_error": con["rel_error"][0],
                     "constructed_max_error": max(con["rel_error"]), "bound": con["bound"],
                     "network_vs_iteration": con["network_vs_iteration"],
+                    "kappa": con.get("theory", {}).get("kappa"),
                     **{k: con["resources"][k] for k in ("L", "M", "window", "D", "params")}})
         ph = num["per_H"]
         tr_pts = [(H, r["band_error"]) for H, s in by_H.items() for r in s["train"]]
@@ -554,13 +563,14 @@ class LengthExperiment(Experiment):
         for H in sorted({*Hs, *cons}):
             r = ph[str(H)]
             te, se = r["trained_band_error"], r["trained_band_error_se"]
-            rows.append([H, None if te is None else f"{te:.3g}" + (f" ± {se:.1g}" if se else ""),
+            rows.append([H, _pm(te, se),
                          r["independent_band_error"], r.get("constructed_band_error"),
-                         r.get("bound"), r["trained_t0_error"], r["trained_dsm_excess"],
+                         r.get("bound"), r["trained_t0_error"],
+                         _pm(r["trained_dsm_excess"], r["trained_dsm_excess_mc_se"]),
                          r["spearman_near"], r["p_value_max"], r["rel_l2_near"],
                          r.get("L"), r.get("M"), r.get("window"), r.get("D")])
         table = md_table(["H", "trained err", "indep. err", "constr. err", "bound",
-                          "trained err t0", "excess DSM", "Spearman (near)", "p (max)",
+                          "trained err t0", "excess DSM ± MC SE", "Spearman (near)", "p (max)",
                           "scaled L2", "L", "M", "w", "D"], rows)
         return "\n\n".join(["**Set-up.** " + setup, table, self._reading(num, Hs, cons),
                             "![errors](errors_vs_H.png)", "![fidelity](fidelity_vs_H.png)",
@@ -589,18 +599,14 @@ class LengthExperiment(Experiment):
                          + ("beats the baseline at every H." if beat else
                             "does **not** beat the baseline at every H."))
         if cons:
-            sat = num["saturation"]
-            grow = [k for k in ("L", "M", "window") if sat.get(k) is None]
-            res_txt = (f"the construction's window w, heads M and layers L stop growing from "
-                       f"H = {max(sat[k] for k in ('L', 'M', 'window'))} on"
-                       if not grow else f"{', '.join(grow)} still grow(s) at the largest H")
-            lines.append(f"* Construction: error ≤ bound at every H: "
-                         f"{'yes' if num['construction_within_bound'] else 'NO'} (bound "
-                         f"{min(ph[str(H)]['bound'] for H in cons):.2g}–"
-                         f"{max(ph[str(H)]['bound'] for H in cons):.2g}); {res_txt} "
-                         "(summable kernel: w(ε) and K(ε) do not depend on H once H > w), so "
-                         "a network of fixed size has a certified error ≤ eps at every H — "
-                         "the theory predicts no length penalty for the architecture itself.")
+            lines.append(self._resource_reading(num, cons))
+            both = [H for H in Hs if H in cons and ph[str(H)]["trained_band_error"] is not None]
+            if both:
+                gap = [ph[str(H)]["trained_band_error"] / ph[str(H)]["bound"] for H in both]
+                lines.append("* Trained error / construction bound: "
+                             + ", ".join(f"H={H}: {g:.3g}×" for H, g in zip(both, gap, strict=True))
+                             + " — what training at this budget leaves on the table against "
+                             "a network the theory builds with a certified error.")
         sp = [(H, ph[str(H)]["spearman_near"], ph[str(H)]["p_value_max"]) for H in Hs]
         if sp and all(x is not None for _, x, _ in sp):
             sig = [H for H, _, pv in sp if pv is not None and pv <= SIGNIFICANCE]
@@ -611,30 +617,62 @@ class LengthExperiment(Experiment):
                          + (", ".join(f"H={H}" for H in sig) if sig else "no H") + ".")
         return "**What changes with H.**\n\n" + "\n".join(lines)
 
+    @staticmethod
+    def _resource_reading(num, cons) -> str:
+        ph, sat = num["per_H"], num["saturation"]
+        lo, hi = str(min(cons)), str(max(cons))
+        span = ", ".join(f"{k} {ph[lo][k]}→{ph[hi][k]}" for k in ("window", "M", "L", "D"))
+        done = [f"{k} from H = {sat[k]}" for k in ("window", "M", "L", "D") if sat.get(k)]
+        moving = [k for k in ("window", "M", "L", "D") if not sat.get(k)]
+        kap = [ph[str(H)].get("kappa") for H in cons]
+        txt = (f"* Construction: error ≤ bound at every H: "
+               f"{'yes' if num['construction_within_bound'] else 'NO'} (bound "
+               f"{min(ph[str(H)]['bound'] for H in cons):.2g}–"
+               f"{max(ph[str(H)]['bound'] for H in cons):.2g}). Resources from H = {lo} to "
+               f"{hi}: {span}. ")
+        if done:
+            txt += "Constant " + ", ".join(done) + ". "
+        if moving:
+            last = [f"{k} {ph[str(cons[-2])][k]}→{ph[hi][k]}" for k in moving]
+            txt += ("Still changing over the last step of the grid: " + ", ".join(last) + ". ")
+        if all(k is not None for k in kap):
+            txt += (f"The layers follow K(ε) ∝ √κ(A_t) log(1/ε), and κ(A_t) goes "
+                    f"{kap[0]:.3g}→{kap[-1]:.3g}: for a summable kernel with a positive "
+                    "spectral density it converges as H → ∞ (the spectrum of Γ_H fills the "
+                    "range of the symbol), so K stays bounded, and the window w(ε) depends only "
+                    "on the kernel's tail once H > w. A network of fixed size thus has a "
+                    "certified error ≤ eps at every H: the theory predicts no length penalty "
+                    "for the architecture itself.")
+        return txt
+
     # -- cost model --------------------------------------------------------------------------------
     def estimate_seconds(self, params, cells, device) -> float:
-        """Per training cell ``steps × (c0 + c1·batch·H·depth·width²·(1 + H/width·k))``;
-        per construction cell a build + evaluation term ``∝ H²`` (iteration on the truncated
-        system) — constants calibrated on this project's 2-core machine (cpu preset), and
-        from the assumed H100 throughput for ``cuda``."""
+        """Training cell: ``steps × (c0 + c1·depth + flops/throughput)`` with ``flops =
+        6·batch·H·depth·(12·width² + 2·H·width)`` per step; construction cell: ``c2 + c3·d·H²·
+        work`` (the iteration on the truncated system at every evaluated draw, ``work`` = draws
+        per cell).  CPU constants fitted to the cpu preset's per-cell CPU seconds on this
+        project's 2-core machine (1 torch thread: 27, 35, 60, 129 s for H = 16…128; 0.4–18 s
+        for constructions H = 16…512); ``cuda`` from the assumed H100 numbers of
+        :meth:`params`."""
         gpu = device.startswith("cuda")
-        total = 0.0
+        total = 10.0  # imports and the summary
         for c in cells:
             p = c.params
             H, d = p["H"], p["d"]
-            ev = p["eval_points"] * (p["n_eval"] + 2 * p["dsm_n"] / p["eval_points"])
+            work = p["n_eval"] * p["eval_points"] + 2 * p["dsm_n"] * len(p["dsm_t"])
             if p["kind"] == "construct":
-                total += 2.0 + 4e-9 * H * H * d * ev * 31 + (1e-4 * H ** 2 if p["net_check"] else 0)
+                total += 0.3 + CON_SECONDS * d * H * H * work * (0.25 if gpu else 1.0)
                 continue
             m = p["model"]
             w, L = m["width"], m["depth"]
             flops = 6 * p["batch"] * H * L * (12 * w * w + 2 * H * w)
-            if gpu:
-                step = 4e-3 + L * 7e-4 + flops / 2e13
-            else:
-                step = 2e-3 + L * 3e-3 + flops / 4e9
-            total += 3.0 + p["steps"] * step + 6 * H * L * (12 * w * w) * ev / (2e13 if gpu else 4e9)
+            step = (4e-3 + 7e-4 * L + flops / 2e13) if gpu else (4e-3 + 8e-3 * L + flops / 8e9)
+            total += 2.0 + p["steps"] * step
         return total
+
+
+#: CPU seconds per (d·H²·draw) of a construction cell (fitted: 17.9 s at d=2, H=512, 1088 draws)
+CON_SECONDS = 3.1e-8
 
 
 register(LengthExperiment())
