@@ -41,6 +41,13 @@ def test_loglog_slope_recovers_a_power_law_and_its_interval_covers_it():
     exact = loglog_slope([1, 10, 100], [3.0, 0.3, 0.03])
     assert exact["slope"] == pytest.approx(-1.0, abs=1e-12)
     assert exact["intercept"] == pytest.approx(math.log(3.0), abs=1e-12)
+    # by hand: log x = 0..3, log y = (0, 1, 1, 2): b = 3/5, SSR = 0.2, se = √(0.1/5), and the
+    # two-sided 95% t quantile with 2 degrees of freedom is 4.3027 (a one-sided 1.645-style
+    # quantile, 2.920, would give a too-narrow interval)
+    hand = loglog_slope(np.exp([0, 1, 2, 3]), np.exp([0, 1, 1, 2]))
+    half = 4.302652729749464 * math.sqrt(0.02)
+    assert hand["slope"] == pytest.approx(0.6) and hand["se"] == pytest.approx(math.sqrt(0.02))
+    assert hand["ci"] == pytest.approx([0.6 - half, 0.6 + half], rel=1e-9)
     # planted bug: slope of y on H (no logs) is far from the power
     assert abs(np.polyfit(H, y, 1)[0] - 0.5) > 0.4
     # non-positive values are dropped; too few points give no interval
