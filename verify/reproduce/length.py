@@ -205,12 +205,13 @@ class LengthExperiment(Experiment):
         # gpu: d = 8 and the paper's DiT (width 256, 12 layers, 16 heads; THEORY.md §6).
         # Assumed throughput (not measured: no GPU in the session that built this): one H100
         # runs this DiT in float32 at ≈ 2e13 flop/s plus ≈ 12 ms/step of launch overhead —
-        # ≈ 75 ms/step at H = 512, ≈ 15 ms/step for H ≤ 64 (batch 32): 1000 steps × 6 lengths
-        # ≈ 3.3 min per seed, 2 seeds ≈ 6.5 min, + constructions and evaluation ≈ 0.5 min
-        # (estimate_seconds prints ≈ 7 min) ≤ 9 min.  --dtype bf16 roughly halves the
-        # training time; change the step count with --set steps=N.
+        # ≈ 75 ms/step at H = 512, ≈ 15 ms/step for H ≤ 64 (batch 32): 800 steps × 6 lengths
+        # ≈ 2.7 min per seed, 2 seeds ≈ 5.3 min, + the attention probes (CPU, O(L·M·H³),
+        # ≈ 1.3 min per seed at H = 512) and constructions and evaluation ≈ 0.5 min
+        # (estimate_seconds prints ≈ 9 min, conservatively) ≤ 9 min.  --dtype bf16 roughly
+        # halves the training time; change the step count with --set steps=N.
         return {**common, "Hs": [16, 32, 64, 128, 256, 512], "d": 8, "width": 256, "depth": 12,
-                "heads": 16, "steps": 1000, "batch": 32, "lr": 3e-4, "warmup": 100,
+                "heads": 16, "steps": 800, "batch": 32, "lr": 3e-4, "warmup": 100,
                 "ema": 0.995, "n_eval": 64, "dsm_n": 128, "probe_n": 8,
                 "net_check_max_H": 32, "net_check_n": 2,
                 "construct_Hs": [16, 32, 64, 128, 256, 512]}
@@ -258,8 +259,9 @@ class LengthExperiment(Experiment):
 
         p = cell.params
         spec = self._spec(p)
+        flag = "--set construct_Hs" if p["kind"] == "construct" else "--set Hs"
         budget.oracle_estimate(spec.H, spec.d).check(
-            "--set Hs", spec.H, alternative="choose smaller lengths with --set Hs=[...]")
+            flag, spec.H, alternative=f"choose smaller lengths with {flag}=[...]")
         cpu0 = time.process_time()
         if p["kind"] == "construct":
             out = self._construct_cell(spec, p)
@@ -667,10 +669,15 @@ class LengthExperiment(Experiment):
             w, L = m["width"], m["depth"]
             flops = 6 * p["batch"] * H * L * (12 * w * w + 2 * H * w)
             step = (4e-3 + 7e-4 * L + flops / 2e13) if gpu else (4e-3 + 8e-3 * L + flops / 8e9)
-            total += 2.0 + p["steps"] * step
+            # the gap profile of the probe: O(depth·heads·H³) element operations on the CPU
+            probe = PROBE_SECONDS * L * m["heads"] * H ** 3
+            total += 2.0 + p["steps"] * step + probe
         return total
 
 
+#: CPU seconds per element operation of :func:`ditgp.models.probes.gap_profile` (a boolean mask
+#: of the ``H × H`` map per gap: ``depth·heads·H³``; measured ≈ 6.6 s for 16 heads at H = 512)
+PROBE_SECONDS = 3e-9
 #: CPU seconds per (d·H²·draw) of a construction cell (fitted: 17.9 s at d=2, H=512, 1088 draws)
 CON_SECONDS = 3.1e-8
 
