@@ -112,3 +112,23 @@ def test_dit_hooks_shapes_and_softmax_rows():
     with torch.no_grad():  # last read-out = the network's own ε̂/σ
         eps = model(torch.as_tensor(X, dtype=torch.float32), torch.full((3,), T, dtype=torch.float64))
     assert np.allclose(R[-1], eps.double().numpy() / np.sqrt(-np.expm1(-T)), atol=1e-5)
+
+
+def test_gap_profile_is_the_mean_over_pairs_at_each_gap():
+    """Known answer: a Toeplitz pattern ``P[h, j] = f(|h-j|)`` has profile ``f``; and on a
+    random pattern the profile is the plain mean over the pairs at each gap (the masked
+    definition, computed here independently)."""
+    H = 7
+    f = np.arange(H, dtype=float) ** 2 + 1.0
+    G = np.abs(np.subtract.outer(np.arange(H), np.arange(H)))
+    toe = np.broadcast_to(f[G], (2, 3, H, H))
+    assert np.allclose(gap_profile([toe])[0], np.broadcast_to(f, (3, H)), rtol=1e-15)
+    rng = np.random.default_rng(1)
+    P = rng.random((4, 2, H, H))
+    mean = P.mean(axis=0)
+    ref = np.array([[mean[m][G == g].mean() for g in range(H)] for m in range(2)])
+    assert np.allclose(gap_profile([P])[0], ref, rtol=1e-13)
+    # counts matter: a pattern with weight only on the two gap-(H-1) corners averages to 1/2
+    corner = np.zeros((1, 1, H, H))
+    corner[0, 0, 0, H - 1] = 1.0
+    assert gap_profile([corner])[0, 0, H - 1] == 0.5
