@@ -7,10 +7,13 @@ here only cover floating-point rounding of operations that are exact in real ari
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["ROUNDING", "LAYER_MATCH", "ORACLE_MATCH", "EPS_FLOOR_SAFETY", "eig_floor", "eps_floor",
-           "FFT_EIG_MATCH", "MC_SIGMAS", "FFT_EIG_KAPPA_FACTOR", "fft_eig_tolerance"]
+           "FFT_EIG_MATCH", "MC_SIGMAS", "SLQ_FALSE_ALARM", "slq_sigmas", "FFT_EIG_KAPPA_FACTOR",
+           "fft_eig_tolerance"]
 
 #: Relative rounding budget of one exact-in-reals pipeline (oracle vs dense solve, FFT vs dense).
 ORACLE_MATCH = {"float64": 1e-10, "float32": 1e-4}
@@ -57,3 +60,22 @@ def fft_eig_tolerance(kappa_t: float) -> float:
 #: Monte-Carlo checks of the FFT path (SLQ log det, sample covariance) pass within this many
 #: standard errors.
 MC_SIGMAS = 4.0
+
+#: Per-check false-alarm probability of the ``slq-logdet`` claim.  Its hypothesis run tries at
+#: most ~1000 inputs (the probe seed is part of the input, and the targeted phase hunts for the
+#: largest deviation in standard errors), so by Bonferroni the run raises a false alarm with
+#: probability ≤ 1e-3.  (At a fixed 4 SE the targeted search found a 4.5 SE draw — a t-tail
+#: event of probability ~5e-4 — whenever it ran long enough.)
+SLQ_FALSE_ALARM = 1e-6
+
+
+def slq_sigmas(probes: int) -> float:
+    """Standard errors the SLQ log-det may deviate by: the two-sided Student-t quantile at
+    :data:`SLQ_FALSE_ALARM` with ``probes - 1`` degrees of freedom (the standard error is
+    estimated from ``probes`` Hutchinson probes; a sum over rows has at least that many degrees
+    of freedom, so this is conservative).  ``slq_sigmas(16) ≈ 7.90``."""
+    from scipy.stats import t as student_t
+
+    if probes < 2:
+        return math.inf
+    return float(student_t.ppf(1.0 - SLQ_FALSE_ALARM / 2.0, probes - 1))
