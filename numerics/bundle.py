@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -67,16 +67,21 @@ def _all_tensors(con) -> dict[str, torch.Tensor]:
 
 
 def _jsonable(o: Any) -> Any:
+    """Plain JSON values: mappings (string keys), lists, numpy arrays and scalars converted,
+    non-finite floats as ``null`` (NaN) or ``"inf"``/``"-inf"`` — also inside arrays — and
+    paths as strings."""
     if isinstance(o, dict):
         return {str(k): _jsonable(v) for k, v in o.items()}
     if isinstance(o, list | tuple):
         return [_jsonable(v) for v in o]
-    if isinstance(o, np.generic):
-        return o.item()
     if isinstance(o, np.ndarray):
-        return o.tolist()
+        return _jsonable(o.tolist())
+    if isinstance(o, np.generic):
+        return _jsonable(o.item())
     if isinstance(o, float) and not np.isfinite(o):
         return None if np.isnan(o) else ("inf" if o > 0 else "-inf")
+    if isinstance(o, PurePath):
+        return str(o)
     return o
 
 

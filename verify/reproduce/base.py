@@ -27,7 +27,6 @@ overridden with ``overrides`` (CLI ``--set KEY=VALUE``).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from ditgp.theory.errors import SpecError, require
 
 from ..report import atomic_write_bytes, atomic_write_text
@@ -186,19 +184,10 @@ def apply_overrides(params: dict[str, Any], overrides: dict[str, Any], where: st
 
 # -- small shared utilities ---------------------------------------------------------------------
 def to_jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return to_jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+    """Plain JSON values (numpy converted, non-finite floats as ``null``/``"inf"``)."""
+    from ditgp.numerics.bundle import _jsonable
+
+    return _jsonable(obj)
 
 
 def write_json(path: Path, obj: Any) -> None:
