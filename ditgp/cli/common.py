@@ -366,3 +366,21 @@ def _default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's; 1 is fastest on a busy "
+                             "machine, where spinning threads slowed sampling ~30×)")
+
+
+def apply_threads(threads: int | None) -> None:
+    """Set torch's CPU threads from ``--threads`` (refused unless an integer ≥ 1)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise SpecError("--threads", threads, "an integer ≥ 1")
+    import torch
+
+    torch.set_num_threads(threads)
+

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ditgp.cli.common import add_threads_argument, apply_threads
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -27,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--probe-t", type=float, default=None, help="time of the attention probes "
                                                                "(default: 0.1, clipped to [t0, T])")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws (default: 0)")
+    add_threads_argument(p)
     p.add_argument("--out", default="ditgp-compare", metavar="DIR",
                    help="report folder (default: ditgp-compare)")
     p.set_defaults(run=run)
@@ -50,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from ditgp.theory.errors import SpecError
     from ditgp.verify.trained import compare
 
+    apply_threads(args.threads)
     if args.n < 2:
         raise SpecError("--n", args.n, "an integer ≥ 2")
     if not (0 < args.eps < 1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ditgp.cli.common import add_spec_arguments
+from ditgp.cli.common import add_spec_arguments, add_threads_argument, apply_threads
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prior", default="exact", choices=("exact", "standard"),
                    help="X_T ~ N(0, A_T) (exact, default) or N(0, I) (standard)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    add_threads_argument(p)
     p.add_argument("--batch", type=int, default=512, help="rows per chunk (part of the seed's "
                                                           "meaning; default: 512)")
     p.add_argument("--output", required=True, metavar="samples.npy", help="where to write")
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from ditgp.models.sampling import exact_score_fn, load_score, sample
     from ditgp.theory.errors import SpecError
 
+    apply_threads(args.threads)
     out = Path(args.output)
     if out.exists() and not args.force:
         raise SpecError("--output", str(out), "a path that does not exist yet (or --force)")
