@@ -25,13 +25,12 @@ the floor are float64; models cast it).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from ditgp.numerics.atomic import atomic_write_bytes
 from ditgp.numerics.oracle import Oracle
 from ditgp.theory.errors import SpecError, require
 from ditgp.theory.spec import GPSpec
@@ -171,19 +170,7 @@ def save_train_set(path: str | Path, x: torch.Tensor, spec: GPSpec) -> Path:
             f"shape (n, d, H) = (n, {spec.d}, {spec.H})")
     data = save({"x0": x.to(torch.float64).contiguous()},
                 metadata={"format": TRAIN_SET_FORMAT, "spec": spec.to_json(indent=None)})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, data)
 
 
 def load_train_set(path: str | Path) -> tuple[torch.Tensor, GPSpec]:

@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ditgp.models.checkpoint import atomic_write_text
+from ditgp.numerics.atomic import atomic_write_bytes, atomic_write_text
 
 __all__ = ["read_metrics", "write_report", "CURVES", "SUMMARY"]
 
@@ -46,8 +46,6 @@ def _plot(path: Path, train: list[dict], evals: list[dict], title: str) -> None:
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
-    from ditgp.models.checkpoint import fsync_dir
-
     fig, axes = plt.subplots(1, 4, figsize=(21, 4.4))
     ax = axes[0]
     if train:
@@ -109,14 +107,7 @@ def _plot(path: Path, train: list[dict], evals: list[dict], title: str) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    import os
-
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _fmt(v: Any) -> str:

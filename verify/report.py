@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ditgp.numerics.atomic import atomic_write_bytes, atomic_write_text
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec
 
@@ -38,29 +37,6 @@ PLOT_KERNELS = {
     "polynomial": ("power-law", {"ell": 1.0, "nu": 2.0}),
     "logarithmic": ("logarithmic", {"ell": 1.0, "nu": 2.0}),
 }
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # what an ordinary open() gives (mkstemp makes 0600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _save(fig, path: Path) -> None:

@@ -313,12 +313,6 @@ def read_npy_header(flag: str, path: str) -> tuple[tuple[int, ...], Any]:
 # -- outputs ---------------------------------------------------------------------------------
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def check_writable_folder(flag: str, folder: Path) -> None:
     """Refuse, before any work, an output location where nothing can be created: probe the
     nearest existing folder by creating (and removing) a temporary file there."""
@@ -336,20 +330,11 @@ def check_writable_folder(flag: str, folder: Path) -> None:
 
 
 def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    """Write ``path`` atomically (temporary file in the same folder, fsync, rename) with the
-    permissions an ordinary ``open()`` would give (``0666`` less the umask)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``path`` atomically (:func:`ditgp.numerics.atomic.atomic_write`: temporary file in
+    the same folder, fsync, rename, with an ordinary ``open()``'s permissions)."""
+    from ditgp.numerics.atomic import atomic_write as _atomic_write
+
+    _atomic_write(path, write)
 
 
 def emit_json(obj: Any) -> None:
