@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print the cells and the time estimate, run nothing")
     p.add_argument("--list", action="store_true",
                    help="print the preset's parameters (what --set can change) and exit")
+    p.add_argument("--force", action="store_true",
+                   help="run even when the estimated time exceeds 6 hours (e.g. --preset gpu "
+                        "on a CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     kw = dict(preset=args.preset, seeds=args.seeds, device=device, dtype=args.dtype, jobs=jobs,
-              quiet=args.quiet, notify=say, figures=args.figures, dry_run=args.dry_run)
+              quiet=args.quiet, notify=say, figures=args.figures, dry_run=args.dry_run,
+              force=args.force)
     if args.experiment == "all":
         docs = run_all(out, **kw)
     else:

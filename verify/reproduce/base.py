@@ -34,17 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ditgp.theory.errors import SpecError, require
+from ditgp.theory.errors import ResourceError, SpecError, require
 
 from ..report import atomic_write_bytes, atomic_write_text
 
-__all__ = ["PRESETS", "Cell", "Context", "Experiment", "EXPERIMENTS", "register", "experiment",
+__all__ = ["PRESETS", "MAX_UNFORCED_SECONDS", "Cell", "Context", "Experiment", "EXPERIMENTS",
+           "register", "experiment",
            "parse_seeds", "parse_overrides", "apply_overrides", "run_experiment", "train_cell",
            "save_png", "pyplot", "md_table", "to_jsonable", "write_json", "copy_figures",
            "fmt"]
 
 #: the size presets every experiment defines
 PRESETS = ("toy", "cpu", "gpu")
+#: a run whose estimated wall time exceeds this is refused before any work unless ``force``
+#: (the gpu preset on a CPU was estimated at ~6 days: one flag away from a silent week)
+MAX_UNFORCED_SECONDS = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -307,7 +311,7 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
                    overrides: dict[str, Any] | None = None, device: str | None = None,
                    dtype: str = "float32", jobs: int = 1, quiet: bool = False,
                    notify: Callable[[str], None] | None = None, figures: str | Path | None = None,
-                   dry_run: bool = False) -> dict[str, Any]:
+                   dry_run: bool = False, force: bool = False) -> dict[str, Any]:
     """Run (or finish) experiment ``name`` in ``out/<name>`` and summarise it (module
     docstring).  Returns the summary document (also in ``results.json``)."""
     from tqdm.auto import tqdm
@@ -345,9 +349,15 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
     done = {c.id: r for c in cells if (r := _finished(root, c)) is not None}
     todo = [c for c in cells if c.id not in done]
     est = exp.estimate_seconds(params, todo, device)
+    wall = est / max(min(jobs, len(todo)), 1)
+    if wall > MAX_UNFORCED_SECONDS and not force and not dry_run:
+        raise ResourceError("--preset", preset, f"a run within {_human(MAX_UNFORCED_SECONDS)}: "
+                            f"{name} --preset {preset} on {device} is estimated at {_human(wall)} "
+                            "(the gpu preset is sized for one GPU; use --preset cpu, fewer --seeds "
+                            "or --set, or --force to run it anyway)")
     say(f"{name} --preset {preset}: {len(cells)} cells ({len(done)} done, {len(todo)} to run), "
         f"seeds {','.join(map(str, seed_list))}, device {device}; estimated "
-        f"{_human(est / max(min(jobs, len(todo)), 1))} (cost model; {jobs} job(s))")
+        f"{_human(wall)} (cost model; {jobs} job(s))")
     if dry_run:
         return {"experiment": name, "cells": len(cells), "todo": len(todo), "estimate_s": est}
     if not mpath.is_file():

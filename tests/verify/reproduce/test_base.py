@@ -141,3 +141,31 @@ def test_cli_bad_input_is_one_line_exit_2(argv, flag, capsys, tmp_path):
     assert main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and (flag in err or "invalid choice" in err), err
+
+
+def test_a_run_estimated_beyond_the_budget_is_refused_before_work(tmp_path, monkeypatch):
+    from ditgp.theory.errors import ResourceError
+
+    # 2.5× the budget per 4 cells: 4 cells on 2 jobs → 1.25× (refused), 2 cells → 0.625× (runs)
+    monkeypatch.setattr(Fake, "estimate_seconds",
+                        lambda self, p, cells, device: base.MAX_UNFORCED_SECONDS * 2.5 * len(cells) / 4)
+    CALLS.clear()
+    with pytest.raises(ResourceError, match="--force"):
+        run_experiment("fake-exp", tmp_path, preset="toy", quiet=True, jobs=2)
+    assert CALLS == [] and not (tmp_path / "fake-exp").exists()
+    run_experiment("fake-exp", tmp_path, preset="toy", quiet=True, jobs=2, seeds=1)
+    run_experiment("fake-exp", tmp_path / "f", preset="toy", quiet=True, jobs=2, force=True)
+
+
+def test_cli_refuses_the_gpu_preset_on_a_cpu_in_one_line(tmp_path, capsys):
+    from ditgp.cli import main
+
+    if "attention" not in EXPERIMENTS:
+        from ditgp.verify.reproduce.base import experiment
+
+        experiment("attention")
+    assert main(["reproduce", "attention", "--preset", "gpu", "--device", "cpu",
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--force" in err and "--preset" in err, err
+    assert not any(tmp_path.iterdir())
