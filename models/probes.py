@@ -26,6 +26,15 @@ bundle folder.
 * :func:`block_readouts` — what the network would output if it stopped after block ``k``,
   as the estimate of ``v* = A_t⁻¹x = -s``: theory family ``-decoder(Y_k)``; DiT ``ε̂_k/σ_t``
   with ``ε̂_k = final_layer(Y_k, c)`` (a "logit lens").  Entry 0 is the encoder output.
+* :func:`score_callable` — the network's score as a differentiable float64 torch function
+  ``f(x (n, d, H), t) -> ŝ (n, d, H)`` (the DiT's ``-ε̂/σ_t`` with every adaLN gate and
+  modulation included; a construction's output; the exact oracle's ``-A_t⁻¹x``).
+* :func:`score_jacobian` — ``J(X, t) = ∂ŝ/∂X`` at base points ``X`` ``(n, d, H)``, exactly by
+  reverse-mode automatic differentiation (``torch.func.jacrev`` under ``vmap``), shape
+  ``(n, d, H, d, H)`` with ``J[n, a, i, b, j] = ∂ŝ_{a,i}/∂x_{b,j}``: block ``(i, j)`` (query
+  frame ``i``, key frame ``j``) is ``J[n, :, i, :, j]`` (docs/theory.md, the operator view).
+  :func:`score_jacobian_columns` gives only the columns of chosen key frames (forward mode,
+  ``torch.func.jvp``), for the frame-sampled estimates of large ``dH``.
 """
 
 from __future__ import annotations
@@ -38,7 +47,9 @@ import numpy as np
 import torch
 
 __all__ = ["Probeable", "as_probeable", "attention_maps", "gap_profile", "value_paths",
-           "value_weighted_profile", "block_readouts", "gap_matrix"]
+           "value_weighted_profile", "block_readouts", "gap_matrix", "input_gap_profiles",
+           "score_callable",
+           "score_jacobian", "score_jacobian_columns", "exact_score_callable"]
 
 
 @dataclass
@@ -132,6 +143,19 @@ def gap_profile(maps: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def input_gap_profiles(maps: list[np.ndarray]) -> np.ndarray:
+    """Per probe input the mean attention weight per gap, averaged over heads and layers:
+    ``(n, H)`` from per-block maps ``(n, M, H, H)`` (the rows a bootstrap over inputs
+    resamples)."""
+    if not maps:
+        return np.zeros((0, 0))
+    H = maps[0].shape[-1]
+    G = gap_matrix(H).ravel()
+    count = np.bincount(G, minlength=H).astype(np.float64)
+    mean = np.mean([P.mean(axis=1) for P in maps], axis=0).reshape(-1, H * H)  # (n, H²)
+    return np.stack([np.bincount(G, weights=row, minlength=H) / count for row in mean])
+
+
 def value_paths(net: Any) -> dict[str, np.ndarray]:
     """``{"full": (L, M, D, D), "frame": (L, M, d, d)}`` value maps per block and head."""
     p = as_probeable(net)
@@ -195,3 +219,127 @@ def block_readouts(net: Any, X, t: float) -> np.ndarray:
                 eps = dit.final_layer(Y, c).transpose(1, 2).double().numpy()
                 out.append(eps / sigma)
     return np.asarray(out)
+
+
+# -- the operator view: the network's Jacobian -----------------------------------------------
+
+
+def exact_score_callable(spec: Any):
+    """The exact score ``-A_t⁻¹x`` as a differentiable float64 torch function (the oracle's
+    eigen form, without its input checks, so it runs under ``torch.func`` transforms)."""
+    from ditgp.numerics.oracle import Oracle
+
+    o = Oracle.for_spec(spec)
+    U_S = torch.as_tensor(np.array(o.U_Sigma), dtype=torch.float64)
+    U_G = torch.as_tensor(np.array(o.U_Gamma), dtype=torch.float64)
+    mu = torch.as_tensor(np.array(o.mu), dtype=torch.float64)
+    lam = torch.as_tensor(np.array(o.lam), dtype=torch.float64)
+
+    def f(x: torch.Tensor, t: float) -> torch.Tensor:
+        a2, s2 = float(spec.schedule.alpha2(t)), float(spec.schedule.sigma2(t))
+        den = a2 * mu[:, None] * lam[None, :] + s2  # (d, H) eigenvalues of A_t
+        Y = U_S.T @ x @ U_G  # (n, d, H) in the eigenbasis
+        return -(U_S @ (Y / den) @ U_G.T)
+
+    return f
+
+
+def score_callable(net: Any, spec: Any = None):
+    """``(f, spec)``: the network's score as a differentiable float64 torch function
+    ``f(x (n, d, H) float64, t float) -> (n, d, H)`` and the spec it serves.
+
+    Accepts what :func:`as_probeable` accepts and the string ``"exact"`` (with ``spec``).
+    Trained networks are evaluated on a float64 copy of their weights (verification math is
+    float64); the DiT's score is ``-ε̂/σ_t`` through the whole network — LayerNorm, the adaLN
+    shifts, scales and gates included — so the Jacobian is the object the network computes."""
+    import copy
+
+    from ditgp.numerics.architecture import Transformer
+
+    from .dit import DiT
+    from .theory_net import TheoryNet
+
+    if isinstance(net, str) and net == "exact":
+        if spec is None:
+            raise ValueError("score_callable('exact') needs the spec")
+        return exact_score_callable(spec), spec
+    if isinstance(net, str | Path):
+        from .export import is_trained_bundle, load_trained
+
+        if is_trained_bundle(net):
+            net = load_trained(net)
+        else:
+            from ditgp.numerics.bundle import load_bundle
+
+            net = load_bundle(net)
+    cls = type(net).__name__
+    if cls == "TrainedNetwork":
+        return score_callable(net.model, net.spec)
+    if cls in ("Construction", "Bundle"):
+        return score_callable(net.module, net.spec)
+    if isinstance(net, DiT | TheoryNet):
+        model = copy.deepcopy(net).to(torch.float64).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+
+        def f(x: torch.Tensor, t: float) -> torch.Tensor:
+            tt = torch.full((x.shape[0],), float(t), dtype=torch.float64)
+            if isinstance(model, TheoryNet):
+                return model.score(x, tt)
+            # the explicit attention path (probe=True): same numbers as the fused kernel,
+            # and differentiable under vmap without a batching fallback
+            eps = model.probe(x, tt)["eps"]
+            return -eps / torch.sqrt(-torch.expm1(-tt))[:, None, None]
+
+        return f, spec if spec is not None else getattr(net, "spec", None)
+    if isinstance(net, Transformer):
+        module = net if net.config.torch_dtype == torch.float64 else \
+            copy.deepcopy(net).to(torch.float64)
+        module.eval()
+
+        def g(x: torch.Tensor, t: float) -> torch.Tensor:
+            return module(x.to(module.config.torch_dtype), float(t)).to(torch.float64)
+
+        return g, spec
+    if callable(net):
+        return net, spec
+    raise TypeError(f"cannot differentiate a {cls}")
+
+
+def _single(f, t: float):
+    """``x (d, H) -> f(x[None], t)[0]``: one base point, for ``torch.func`` transforms."""
+    return lambda x: f(x[None], t)[0]
+
+
+def score_jacobian(f, X, t: float, chunk: int = 8) -> np.ndarray:
+    """``J = ∂ŝ/∂X`` at each base point of ``X`` ``(n, d, H)``: float64 ``(n, d, H, d, H)``
+    (module docstring), by ``vmap(jacrev(·))`` in chunks of ``chunk`` base points.
+    ``f`` from :func:`score_callable`."""
+    from torch.func import jacrev, vmap
+
+    X = torch.as_tensor(np.asarray(X, dtype=np.float64))
+    jac = vmap(jacrev(_single(f, float(t))))
+    out = [jac(X[a:a + chunk]).detach().numpy() for a in range(0, X.shape[0], chunk)]
+    return np.concatenate(out, axis=0)
+
+
+def score_jacobian_columns(f, X, t: float, frames) -> np.ndarray:
+    """The columns of ``J`` for key frames ``frames`` (``S`` indices): float64
+    ``(n, d, H, d, S)`` with ``[..., b, s] = ∂ŝ/∂x_{b, frames[s]}``, by forward mode
+    (``jvp`` along the ``d·S`` unit directions, vmapped)."""
+    from torch.func import jvp, vmap
+
+    X = torch.as_tensor(np.asarray(X, dtype=np.float64))
+    n, d, H = X.shape
+    frames = np.asarray(frames, dtype=np.int64)
+    S = frames.size
+    E = torch.zeros(d * S, d, H, dtype=torch.float64)  # unit directions (b, frames[s])
+    for s, j in enumerate(frames):
+        for b in range(d):
+            E[s * d + b, b, int(j)] = 1.0
+    g = _single(f, float(t))
+    out = np.empty((n, d, H, d, S))
+    for i in range(n):
+        cols = vmap(lambda e, x=X[i]: jvp(g, (x,), (e,))[1])(E)  # (d·S, d, H)
+        out[i] = cols.reshape(S, d, d, H).permute(2, 3, 1, 0).detach().numpy()
+    return out
