@@ -152,8 +152,15 @@ class Preset:
     weight_decay: float
     eval_every: int
     ckpt_every: int
+    #: how training draws t (``uniform`` or ``log-uniform`` on ``[t0, T]``) and which objective
+    #: it minimises (``eps`` or ``score``; :data:`ditgp.models.train.LOSSES`)
+    t_sampling: str = "uniform"
+    loss: str = "eps"
 
     def __post_init__(self) -> None:
+        require(self.t_sampling in ("uniform", "log-uniform"), "preset.t_sampling",
+                self.t_sampling, "uniform or log-uniform")
+        require(self.loss in ("eps", "score"), "preset.loss", self.loss, "eps or score")
         for f in ("H", "d", "batch", "steps", "eval_every", "ckpt_every"):
             _int(f"preset.{f}", getattr(self, f), 1)
         _int("preset.warmup", self.warmup, 0)

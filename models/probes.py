@@ -17,8 +17,9 @@ bundle folder.
 * :func:`value_paths` — per head the value/output map ``V_m = W_o[m] W_v[m]`` (``D × D``) and
   its **frame block** ``F_m`` (``d × d``): for the theory family the block from the iterate
   channel ``v`` to the channel the attention writes (``u`` in constructions, else ``v``);
-  for the DiT ``W_final V_m W_embed`` (final linear ∘ value ∘ frame embedding; LayerNorm and
-  adaLN modulation are ignored — a linearised path, stated).
+  for the DiT at a time ``t`` the whole linear path of the frame through head ``m``, adaLN
+  gates and ``(1 + scale)`` factors included (see :func:`value_paths`; the spatial verdict
+  about a DiT comes from the Jacobian's same-frame blocks, :mod:`ditgp.verify.operator`).
 * :func:`value_weighted_profile` — ``Σ_m c_m · profile_m`` with ``c_m = ⟨F_m, Σ⟩/‖Σ‖²`` (the
   head's value coefficient along ``Σ``).  For a construction every head's value is
   ``coef_m·Σ`` and the sum is exactly ``γ_w`` (THEORY.md §4; compact: the piecewise-linear
@@ -33,12 +34,13 @@ bundle folder.
   reverse-mode automatic differentiation (``torch.func.jacrev`` under ``vmap``), shape
   ``(n, d, H, d, H)`` with ``J[n, a, i, b, j] = ∂ŝ_{a,i}/∂x_{b,j}``: block ``(i, j)`` (query
   frame ``i``, key frame ``j``) is ``J[n, :, i, :, j]`` (docs/theory.md, the operator view).
-  :func:`score_jacobian_columns` gives only the columns of chosen key frames (forward mode,
-  ``torch.func.jvp``), for the frame-sampled estimates of large ``dH``.
+  :func:`score_jacobian_rows` gives only the rows of chosen query frames (``torch.func.vjp``),
+  for the frame-sampled estimates of large ``dH``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,7 @@ import torch
 __all__ = ["Probeable", "as_probeable", "attention_maps", "gap_profile", "value_paths",
            "value_weighted_profile", "block_readouts", "gap_matrix", "input_gap_profiles",
            "score_callable",
-           "score_jacobian", "score_jacobian_columns", "exact_score_callable"]
+           "score_jacobian", "score_jacobian_rows", "exact_score_callable"]
 
 
 @dataclass
@@ -156,8 +158,16 @@ def input_gap_profiles(maps: list[np.ndarray]) -> np.ndarray:
     return np.stack([np.bincount(G, weights=row, minlength=H) / count for row in mean])
 
 
-def value_paths(net: Any) -> dict[str, np.ndarray]:
-    """``{"full": (L, M, D, D), "frame": (L, M, d, d)}`` value maps per block and head."""
+def value_paths(net: Any, t: float | None = None) -> dict[str, np.ndarray]:
+    """``{"full": (L, M, D, D), "frame": (L, M, d, d)}`` value maps per block and head.
+
+    DiT frame blocks at time ``t`` are the linear path the network computes from a frame to its
+    score through head ``m`` of block ``l``, with every time-dependent factor included:
+    ``-(1/σ_t) W_f diag(1 + scale_f(t)) C diag(gate₁(t)) W_o[m] W_v[m] diag(1 + scale₁(t)) C W_embed``
+    (``C = I − 11ᵀ/D`` the centring of LayerNorm; its division by the token's RMS is a positive
+    scalar per token, which no cosine sees; the attention weights and the additive shifts are
+    not part of a linear path).  ``t=None`` drops the time-dependent factors (the plain weight
+    product, reported as ``"gated": False``)."""
     p = as_probeable(net)
     full, frame = [], []
     with torch.no_grad():
@@ -171,19 +181,31 @@ def value_paths(net: Any) -> dict[str, np.ndarray]:
                 V = torch.einsum("mDv,mvE->mDE", a.W_o, a.W_v).double()  # (M, D, D)
                 full.append(V.numpy())
                 frame.append(V[:, dst, src].numpy())
+            return {"full": np.asarray(full), "frame": np.asarray(frame), "gated": True}
+        dit = p.module
+        E = dit.x_embedder.weight.double()  # (D, d)
+        Wf = dit.final_layer.linear.weight.double()  # (d, D)
+        D = E.shape[0]
+        C = torch.eye(D, dtype=torch.float64) - 1.0 / D  # LayerNorm's centring
+        if t is not None:
+            c = dit.t_embedder(torch.full((1,), float(t), dtype=torch.float64))  # (1, D)
+            _, sc_f = dit.final_layer.adaLN_modulation(c).double().chunk(2, dim=-1)
+            out_map = -Wf * (1 + sc_f[0])[None, :] @ C / math.sqrt(-math.expm1(-float(t)))
         else:
-            dit = p.module
-            E = dit.x_embedder.weight.double()  # (D, d)
-            Wf = dit.final_layer.linear.weight.double()  # (d, D)
-            for block in dit.blocks:
-                at = block.attn
-                D, M, dk = at.proj.weight.shape[0], at.heads, at.head_dim
-                Wv = at.qkv.weight[2 * D:3 * D].double().reshape(M, dk, D)  # (M, dk, D)
-                Wo = at.proj.weight.double().reshape(D, M, dk).permute(1, 0, 2)  # (M, D, dk)
-                V = Wo @ Wv  # (M, D, D)
-                full.append(V.numpy())
-                frame.append((Wf @ V @ E).numpy())
-    return {"full": np.asarray(full), "frame": np.asarray(frame)}
+            out_map = Wf
+        for block in dit.blocks:
+            at = block.attn
+            M, dk = at.heads, at.head_dim
+            Wv = at.qkv.weight[2 * D:3 * D].double().reshape(M, dk, D)  # (M, dk, D)
+            Wo = at.proj.weight.double().reshape(D, M, dk).permute(1, 0, 2)  # (M, D, dk)
+            V = Wo @ Wv  # (M, D, D)
+            if t is not None:
+                _, sc1, g1, *_ = block.adaLN_modulation(c).double().chunk(6, dim=-1)
+                V = g1[0][None, :, None] * V * (1 + sc1[0])[None, None, :]
+                V = V @ C
+            full.append(V.numpy())
+            frame.append((out_map @ V @ E).numpy())  # V holds the input centring when gated
+    return {"full": np.asarray(full), "frame": np.asarray(frame), "gated": t is not None}
 
 
 def value_coefficients(frame: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
@@ -196,7 +218,7 @@ def value_weighted_profile(net: Any, X, t: float) -> np.ndarray:
     """``(L, H)``: per block ``Σ_m c_m · profile_m`` (see the module docstring)."""
     p = as_probeable(net)
     prof = gap_profile(attention_maps(p, X, t))  # (L, M, H)
-    c = value_coefficients(value_paths(p)["frame"], p.spec.Sigma)  # (L, M)
+    c = value_coefficients(value_paths(p, t)["frame"], p.spec.Sigma)  # (L, M)
     return np.einsum("lm,lmh->lh", c, prof)
 
 
@@ -273,6 +295,8 @@ def score_callable(net: Any, spec: Any = None):
 
             net = load_bundle(net)
     cls = type(net).__name__
+    if isinstance(net, Probeable):
+        return score_callable(net.module, spec if spec is not None else net.spec)
     if cls == "TrainedNetwork":
         return score_callable(net.model, net.spec)
     if cls in ("Construction", "Bundle"):
@@ -323,23 +347,24 @@ def score_jacobian(f, X, t: float, chunk: int = 8) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-def score_jacobian_columns(f, X, t: float, frames) -> np.ndarray:
-    """The columns of ``J`` for key frames ``frames`` (``S`` indices): float64
-    ``(n, d, H, d, S)`` with ``[..., b, s] = ∂ŝ/∂x_{b, frames[s]}``, by forward mode
-    (``jvp`` along the ``d·S`` unit directions, vmapped)."""
-    from torch.func import jvp, vmap
+def score_jacobian_rows(f, X, t: float, frames) -> np.ndarray:
+    """The rows of ``J`` for query frames ``frames`` (``S`` indices): float64
+    ``(n, d, S, d, H)`` with ``[:, a, s, b, j] = ∂ŝ_{a, frames[s]}/∂x_{b, j}``, by reverse mode
+    (one ``vjp`` per base point, vmapped over the ``d·S`` unit cotangents)."""
+    from torch.func import vjp, vmap
 
     X = torch.as_tensor(np.asarray(X, dtype=np.float64))
     n, d, H = X.shape
     frames = np.asarray(frames, dtype=np.int64)
     S = frames.size
-    E = torch.zeros(d * S, d, H, dtype=torch.float64)  # unit directions (b, frames[s])
-    for s, j in enumerate(frames):
-        for b in range(d):
-            E[s * d + b, b, int(j)] = 1.0
+    E = torch.zeros(d * S, d, H, dtype=torch.float64)  # unit cotangents (a, frames[s])
+    for s, i in enumerate(frames):
+        for a in range(d):
+            E[s * d + a, a, int(i)] = 1.0
     g = _single(f, float(t))
-    out = np.empty((n, d, H, d, S))
-    for i in range(n):
-        cols = vmap(lambda e, x=X[i]: jvp(g, (x,), (e,))[1])(E)  # (d·S, d, H)
-        out[i] = cols.reshape(S, d, d, H).permute(2, 3, 1, 0).detach().numpy()
+    out = np.empty((n, d, S, d, H))
+    for k in range(n):
+        _, pull = vjp(g, X[k])
+        rows = vmap(pull)(E)[0]  # (d·S, d, H): row (a, frames[s]) of J
+        out[k] = rows.reshape(S, d, d, H).permute(1, 0, 2, 3).detach().numpy()
     return out

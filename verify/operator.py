@@ -30,8 +30,8 @@ key frame ``j``).  :func:`operator_probe` measures, per ``t``, at ``n_base`` **b
   fixed-``t`` or gated construction) has 0 for both.
 
 ``J`` is computed exactly with ``torch.func`` (:func:`ditgp.models.probes.score_jacobian`)
-when ``dH ≤ EXACT_MAX_DH``; beyond, by **frame sampling**: the columns of ``S`` key frames
-drawn without replacement (forward mode), which estimate every quantity above without bias in
+when ``dH ≤ EXACT_MAX_DH``; beyond, by **frame sampling**: the rows of ``S`` query frames
+drawn without replacement (reverse mode), which estimate every quantity above without bias in
 the sums, with standard errors from the between-frame spread (finite-population corrected);
 ``method`` says which was used.
 """
@@ -49,7 +49,8 @@ from ditgp.theory.spec import GPSpec
 __all__ = ["ALPHA", "N_BASE", "N_ROT", "SCALES", "EXACT_MAX_DH", "SKETCH_FRAMES",
            "exact_jacobian", "independent_jacobian", "block_norms", "gap_profile_of",
            "same_frame_cosine", "rotation_null_p", "temporal_explained", "operator_probe",
-           "probe_times", "t_quantile"]
+           "probe_times", "t_quantile", "base_points", "network_times", "write_probe",
+           "probe_markdown", "plot_gap_profiles"]
 
 #: one-sided level of the lower bound of ``temporal_explained`` and of the spatial null test
 ALPHA = 0.01
@@ -62,7 +63,7 @@ N_ROT = 999
 SCALES = (0.25, 3.0)
 #: largest ``dH`` probed by the full Jacobian (``dH`` reverse passes per base point)
 EXACT_MAX_DH = 2048
-#: key frames sampled beyond :data:`EXACT_MAX_DH`
+#: query frames sampled beyond :data:`EXACT_MAX_DH`
 SKETCH_FRAMES = 16
 
 
@@ -136,7 +137,9 @@ def _haar(d: int, n: int, rng: np.random.Generator) -> np.ndarray:
 def rotation_null_p(J: np.ndarray, Jstar: np.ndarray, n: int = N_ROT, seed: int = 0
                     ) -> dict[str, float]:
     """The spatial test: ``cos`` of the same-frame blocks with the exact ones against the
-    Haar-rotation null ``cos(B, Q B* Qᵀ)`` (module docstring)."""
+    Haar-rotation null ``cos(B, Q B* Qᵀ)`` (module docstring).  ``null_spread`` (max − min of
+    the null) is 0 when the exact blocks are multiples of ``I`` (isotropic ``Σ``): then every
+    rotation keeps them and the test cannot decide."""
     a, b = _diag_blocks(J), _diag_blocks(Jstar)  # (H, d, d)
     obs = same_frame_cosine(J, Jstar)
     Q = _haar(b.shape[-1], n, np.random.default_rng([seed, 0x51A7]))
@@ -146,7 +149,8 @@ def rotation_null_p(J: np.ndarray, Jstar: np.ndarray, n: int = N_ROT, seed: int 
     null = np.where(den > 0, np.einsum("had,nhad->n", a, rot) / np.where(den > 0, den, 1), 0.0)
     p = float((1 + np.sum(null >= obs - 1e-12)) / (1 + n))
     return {"cos": obs, "p_value": p, "n_rot": int(n), "null_median": float(np.median(null)),
-            "null_q99": float(np.quantile(null, 0.99))}
+            "null_q99": float(np.quantile(null, 0.99)),
+            "null_spread": float(null.max() - null.min())}
 
 
 def temporal_explained(J: np.ndarray, Jstar: np.ndarray) -> np.ndarray:
@@ -174,7 +178,9 @@ def probe_times(spec: GPSpec, ts=None) -> list[float]:
     return out
 
 
-def _base_points(spec: GPSpec, t: float, n: int, seed: int, i: int) -> np.ndarray:
+def base_points(spec: GPSpec, t: float, n: int, seed: int, i: int) -> np.ndarray:
+    """The ``n`` base points ``X ~ N(0, A_t)`` of the ``i``-th time of a probe with ``seed``
+    (so that anyone can recompute the probe, e.g. by finite differences)."""
     return Oracle.for_spec(spec).sample(n, seed=np.random.default_rng([seed, 7919, i]), t=t)
 
 
@@ -230,38 +236,39 @@ def _nan_std(x: np.ndarray) -> float:
 
 def _sketch_probe(f, spec: GPSpec, t: float, X: np.ndarray, frames_n: int, seed: int
                   ) -> dict[str, Any]:
-    """Frame-sampled estimates (module docstring): columns of ``S`` random key frames."""
-    from ditgp.models.probes import score_jacobian_columns
+    """Frame-sampled estimates (module docstring): the rows of ``S`` random query frames."""
+    from ditgp.models.probes import score_jacobian_rows
 
     d, H = spec.d, spec.H
     S = min(frames_n, H)
     frames = np.sort(np.random.default_rng([seed, 0xF4A3]).choice(H, size=S, replace=False))
-    C = score_jacobian_columns(f, X, t, frames)  # (n, d, H, d, S)
+    C = score_jacobian_rows(f, X, t, frames)  # (n, d, S, d, H)
+    # exact rows: J* = −A_t⁻¹ is symmetric, so its rows are the oracle's scores of unit inputs
     E = np.eye(d * H).reshape(d * H, H, d).transpose(0, 2, 1)
-    E = E.reshape(H, d, d, H)[frames].reshape(S * d, d, H)  # unit inputs of the sampled frames
-    Cs = Oracle.for_spec(spec).score(E, float(t)).reshape(S, d, d, H).transpose(2, 3, 1, 0)
+    E = E.reshape(H, d, d, H)[frames].reshape(S * d, d, H)  # unit inputs (a, frames[s])
+    Cs = Oracle.for_spec(spec).score(E, float(t)).reshape(S, d, d, H).transpose(1, 0, 2, 3)
     fpc = math.sqrt(max(0.0, (H - S) / max(H - 1, 1)))  # finite-population correction
-    # per sampled frame: squared error and squared exact norm of its column block
-    err2 = np.sum((C - Cs[None]) ** 2, axis=(1, 2, 3))  # (n, S)
-    ref2 = np.sum(Cs ** 2, axis=(0, 1, 2))  # (S,)
+    # per sampled frame: squared error and squared exact norm of its row block
+    err2 = np.sum((C - Cs[None]) ** 2, axis=(1, 3, 4))  # (n, S)
+    ref2 = np.sum(Cs ** 2, axis=(0, 2, 3))  # (S,)
     tot_ref = H * ref2.mean()
     rel = np.sqrt(H * err2.mean(axis=1) / tot_ref)  # (n,)
     se_rel = (H * err2.std(axis=1, ddof=1) / math.sqrt(S) * fpc) / (2 * rel * tot_ref) \
         if S > 1 else np.full_like(rel, np.nan)
-    norms = np.sqrt(np.einsum("naibs,naibs->nis", C, C))  # (n, H, S) block norms, key = frames[s]
-    norms_s = np.sqrt(np.einsum("aibs,aibs->is", Cs, Cs))
-    gaps = np.abs(np.arange(H)[:, None] - frames[None, :])  # (H, S)
+    norms = np.sqrt(np.einsum("nasbj,nasbj->nsj", C, C))  # (n, S, H) block norms, query frames
+    norms_s = np.sqrt(np.einsum("asbj,asbj->sj", Cs, Cs))
+    gaps = np.abs(frames[:, None] - np.arange(H)[None, :])  # (S, H)
     cnt = np.bincount(gaps.ravel(), minlength=H).astype(np.float64)
     with np.errstate(invalid="ignore"):
         prof = np.stack([np.bincount(gaps.ravel(), weights=nm.ravel(), minlength=H) / cnt
                          for nm in norms])
         prof_s = np.bincount(gaps.ravel(), weights=norms_s.ravel(), minlength=H) / cnt
-    diag = np.stack([C[:, :, j, :, s] for s, j in enumerate(frames)], axis=1)  # (n, S, d, d)
-    diag_s = np.stack([Cs[:, j, :, s] for s, j in enumerate(frames)])  # (S, d, d)
+    diag = np.stack([C[:, :, s, :, i] for s, i in enumerate(frames)], axis=1)  # (n, S, d, d)
+    diag_s = np.stack([Cs[:, s, :, i] for s, i in enumerate(frames)])  # (S, d, d)
     cos_each = np.einsum("nsab,sab->n", diag, diag_s) / (
         np.linalg.norm(diag.reshape(diag.shape[0], -1), axis=1) * np.linalg.norm(diag_s))
     return {
-        "method": f"frame-sampled ({S} of {H} key frames, forward mode); SEs from the "
+        "method": f"frame-sampled ({S} of {H} query frames, reverse mode); SEs from the "
                   "between-frame spread",
         "frames": frames.tolist(),
         "rel_error": float(rel.mean()), "rel_error_spread": float(rel.std(ddof=1)),
@@ -297,7 +304,7 @@ def operator_probe(net: Any, spec: GPSpec | None = None, ts=None, *, n_base: int
     use = ("exact" if dH <= EXACT_MAX_DH else "sketch") if method == "auto" else method
     per_t = []
     for i, t in enumerate(times):
-        X = _base_points(spec, t, n_base, seed, i)
+        X = base_points(spec, t, n_base, seed, i)
         rec = (_exact_probe(f, spec, t, X, scales, seed) if use == "exact"
                else _sketch_probe(f, spec, t, X, frames, seed))
         rec["t"] = t

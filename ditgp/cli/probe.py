@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "probe", help="a network's Jacobian ∂ŝ/∂X against the exact operator −A_t⁻¹",
         description="The operator probe (docs/theory.md, the operator view): at n base points "
                     "X ~ N(0, A_t) per t, the network's Jacobian J = ∂ŝ/∂X (exact, by "
-                    "automatic differentiation, up to dH = 2048; beyond, from sampled key "
+                    "automatic differentiation, up to dH = 2048; beyond, from sampled query "
                     "frames) against J* = −A_t⁻¹: relative Frobenius error, block norm by gap "
                     "(temporal reach) beside the exact and the Γ = I model's, the temporal part "
                     "explained beyond the Γ = I model, the same-frame (spatial) cosine with a "
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=("auto", "exact", "sketch"), default="auto",
                    help="exact Jacobian, frame-sampled sketch, or auto (exact up to dH = 2048)")
     p.add_argument("--frames", type=int, default=16, metavar="S",
-                   help="key frames sampled by the sketch (default: 16)")
+                   help="query frames sampled by the sketch (default: 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the base points (default: 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", default=None, metavar="DIR",
