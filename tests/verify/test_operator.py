@@ -10,8 +10,8 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from ditgp.models.dit import DiT
 from ditgp.models.config import ModelConfig
+from ditgp.models.dit import DiT
 from ditgp.models.probes import exact_score_callable, score_callable, score_jacobian
 from ditgp.numerics import Oracle, construct
 from ditgp.numerics.oracle import dense_covariance
