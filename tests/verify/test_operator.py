@@ -172,3 +172,13 @@ def test_probe_times_default_to_the_theorem_range():
 
     with pytest.raises(SpecError, match="--t"):
         op.probe_times(SPEC, [20.0])
+
+
+def test_one_sided_lower_bound_is_the_student_t_bound():
+    """Hand computation: x = (0.3, −0.1, 0.2, 0.4), mean 0.2, sd 0.2160, t_{0.99, 3} = 4.541:
+    lower = 0.2 − 4.541·0.2160/2 = −0.2904 (the mean alone would pass a > 0 test)."""
+    x = np.array([0.3, -0.1, 0.2, 0.4])
+    assert op.one_sided_lower(x, 0.01) == pytest.approx(0.2 - 4.540703 * np.std(x, ddof=1) / 2,
+                                                        rel=1e-6)
+    assert op.one_sided_lower(x, 0.01) < 0 < x.mean()
+    assert np.isnan(op.one_sided_lower(np.array([0.5])))
