@@ -8,12 +8,13 @@ import json
 
 import numpy as np
 import pytest
-from ditgp.cli import main
 from ditgp.numerics.oracle import dense_covariance
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec, Spatial
 from ditgp.verify.operator import base_points
 from trained_runs import SPEC, tiny_run  # noqa: F401
+
+from ditgp.cli import main
 
 #: agreement required by the issue: probe vs finite differences, relative
 AGREE = 0.02
