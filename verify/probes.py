@@ -51,6 +51,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -189,7 +190,21 @@ def fit_profile_models(profile, gamma, *, exact=None, control=None) -> dict[str,
         tot = tot + np.take_along_axis(held, best[None], axis=0)[0]
     cv["free-exponential"] = tot / w.sum()
     full = np.stack([_wls_sse(P, y, w, one > 0, one > 0).sum(axis=-1) for P in basis])
-    tau_hat = taus[np.argmin(full, axis=0)]
+    k = np.argmin(full, axis=0)
+    tau_hat = taus[k]
+    if y.ndim == 1:  # one profile: refine τ between the grid neighbours (a smooth 1-D problem)
+        from scipy.optimize import minimize_scalar
+
+        def sse(log_tau):
+            P = np.stack([np.exp(-m / math.exp(log_tau)), one], axis=1)
+            return float(_wls_sse(P, y, w, one > 0, one > 0).sum())
+
+        lo, hi = math.log(taus[max(k - 1, 0)]), math.log(taus[min(k + 1, taus.size - 1)])
+        if hi > lo:
+            r = minimize_scalar(sse, bounds=(lo, hi), method="bounded",
+                                options={"xatol": 1e-6})
+            if r.fun <= float(full[k]):
+                tau_hat = math.exp(r.x)
     return {"cv": cv, "tau": tau_hat}
 
 

@@ -44,6 +44,8 @@ VERDICTS = ("supported", "refuted", "inconclusive")
 ALPHA = 0.05
 #: power at which :func:`detectable_effect` states the smallest effect a design detects
 POWER = 0.8
+#: a per-seed spread below this (relative to max(1, |mean|)) is rounding: no interval
+DEGENERATE_RTOL = 1e-12
 #: enumerate all 2ⁿ sign patterns up to this many seeds (beyond: Monte Carlo, 2¹⁶ draws)
 EXACT_SIGN_FLIP_MAX = 16
 
@@ -83,7 +85,7 @@ def mean_interval(d: Sequence[float], alpha: float = ALPHA) -> dict[str, Any]:
     if x.size < 2:
         return out
     sd = float(x.std(ddof=1))
-    if sd == 0:
+    if sd <= DEGENERATE_RTOL * max(1.0, abs(float(x.mean()))):  # no spread beyond rounding
         out["degenerate"] = True
         return out
     se = sd / math.sqrt(x.size)
@@ -186,12 +188,15 @@ def decide(diffs: Sequence[float], *, alternative: str = "greater", null: float 
 def seed_level_test(diffs: Sequence[float], *, claim: str, statistic: str,
                     alternative: str = "greater", null: float = 0.0, alpha: float = ALPHA,
                     unit: str = "seeds", control_name: str, control_verdict: str | None,
-                    effect_of_interest: float | None = None,
+                    effect_of_interest: float | None = None, control_blocks: bool = True,
                     details: dict[str, Any] | None = None) -> dict[str, Any]:
     """:func:`decide` wrapped into a :func:`make_verdict` object, with the power statement:
     the smallest effect this many seeds detect at the observed spread, and — when
-    ``effect_of_interest`` (or the observed mean) is not detectable — the seeds needed."""
-    d = decide(diffs, alternative=alternative, null=null, alpha=alpha, control=control_verdict)
+    ``effect_of_interest`` (or the observed mean) is not detectable — the seeds needed.
+    ``control_blocks=False`` when ``diffs`` are already paired differences against the control
+    (its effect is subtracted seed by seed; its own verdict is then reported, not a gate)."""
+    d = decide(diffs, alternative=alternative, null=null, alpha=alpha,
+               control=control_verdict if control_blocks else None)
     n = d["n"]
     min_seeds = math.ceil(math.log2(1 / alpha))
     if d["sd"] is None:
@@ -205,8 +210,8 @@ def seed_level_test(diffs: Sequence[float], *, claim: str, statistic: str,
                  f"of {det:.3g} with {POWER:.0%} power at α = {alpha:g}; the sign-flip test "
                  f"needs ≥ {min_seeds} seeds to reach α")
         if n < min_seeds or det > abs(target):
-            power += (f"; to detect {abs(target):.3g} "
-                      + (f"{need} seeds are needed" if need else "more than 1000 seeds are needed"))
+            power += (f"; an effect of {abs(target):.3g} needs "
+                      + (f"{need} seeds" if need else "more than 1000 seeds"))
     return make_verdict(claim=claim, verdict=d["verdict"], statistic=statistic,
                         estimate=d["mean"], interval=d["interval"], alpha=alpha, unit=unit, n=n,
                         control_name=control_name, control_verdict=control_verdict, power=power,
