@@ -153,10 +153,10 @@ class AttentionExperiment(Experiment):
                     "warmup": 50, "ema": 0.99, "probe_n": 16, "probe_ts": [0.01, 1.0],
                     "op_n_base": 4, "op_method": "exact"}
         # gpu: the paper proxy (docs/theory.md, §6 of the design note): H = 96, d = 8, width 256,
-        # 12 layers, 16 heads; ℓ ∈ {4, 8, 16}; 5 seeds × 4 cells of 3500 steps at 26.5 steps/s
-        # ≈ 20 × (132 s + 60 s) ≈ 64 min (see estimate_seconds; --set steps=N to change)
+        # 12 layers, 16 heads; ℓ ∈ {4, 8, 16}; 5 seeds × 4 cells of 3000 steps at 26.5 steps/s
+        # ≈ 20 × (113 s + 60 s) ≈ 58 min (see estimate_seconds; --set steps=N to change)
         return {**common, "H": 96, "d": 8, "ells": [4.0, 8.0, 16.0], "width": 256, "depth": 12,
-                "heads": 16, "mlp_ratio": 4.0, "batch": 64, "steps": 3500, "lr": 5e-4,
+                "heads": 16, "mlp_ratio": 4.0, "batch": 64, "steps": 3000, "lr": 5e-4,
                 "warmup": 300, "ema": 0.999, "probe_n": 16, "probe_ts": [0.01, 1.0],
                 "op_n_base": 4, "op_method": "sketch"}
 
