@@ -185,7 +185,9 @@ def _cv_shapes(E: np.ndarray | None, y: np.ndarray, w: np.ndarray) -> np.ndarray
 def fit_profile_models(profile, gamma, *, exact=None, control=None) -> dict[str, Any]:
     """Leave-one-gap-out CV errors of the candidate shapes for one profile or a stack
     ``(N, G)`` of profiles (:func:`kernel_model_test` describes the candidates).  Returns
-    ``{"cv": {name: error(s)}, "tau": best decay length of the exponential (full fit)}``."""
+    ``{"cv": {name: error(s)}, "tau": best decay length of the exponential (full fit),
+    "decay_share": the share a·⟨w, e^{−m/τ}⟩/⟨w, p⟩ of the attention mass in that decay,
+    "tau_max": the top of the τ grid}``."""
     y0 = np.asarray(profile, dtype=np.float64)
     g = np.asarray(gamma, dtype=np.float64)
     G = y0.shape[-1]
@@ -214,9 +216,12 @@ def fit_profile_models(profile, gamma, *, exact=None, control=None) -> dict[str,
         pred = a[best, rows] * E[best, gap] + b[best, rows]
         tot = tot + w[gap] * (y[:, gap] - pred) ** 2
     cv["free-exponential"] = tot / w.sum()
-    _, _, full = _fit_ab(E, y, w, np.ones(G), sse=True)  # (T, N)
+    a_full, _, full = _fit_ab(E, y, w, np.ones(G), sse=True)  # (T, N)
     k = np.argmin(full, axis=0)
     tau_hat = taus[k]
+    mass = y @ w
+    decay_share = np.where(mass > 0, a_full[k, rows] * (E[k] @ w) / np.where(mass > 0, mass, 1),
+                           0.0)  # (N,): share of the attention mass in the exponential term
     if y0.ndim == 1:  # one profile: refine τ between the grid neighbours (a smooth 1-D problem)
         from scipy.optimize import minimize_scalar
 
@@ -232,7 +237,8 @@ def fit_profile_models(profile, gamma, *, exact=None, control=None) -> dict[str,
         if r.fun <= float(full[kk, 0]):
             tau_hat = math.exp(r.x)
         cv = {name: float(v[0]) for name, v in cv.items()}
-    return {"cv": cv, "tau": tau_hat}
+        decay_share = float(decay_share[0])
+    return {"cv": cv, "tau": tau_hat, "decay_share": decay_share, "tau_max": float(taus[-1])}
 
 
 def _kernel_fit(y: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -293,7 +299,9 @@ def kernel_model_test(profiles, gamma, *, exact=None, control=None, n_boot: int 
             (1.0 if cv["kernel"] == 0 else float("inf")),
             "explained": 1.0 - cv["kernel"] / flat if flat > 0 else 0.0,
             "scale": float(a), "share": float(share), "share_lower": share_lo,
-            "share_min": SHARE_MIN, "tau": float(fit["tau"]), "n_inputs": int(n),
+            "share_min": SHARE_MIN, "tau": float(fit["tau"]),
+            "decay_share": float(fit["decay_share"]), "tau_max": float(fit["tau_max"]),
+            "n_inputs": int(n),
             "n_boot": int(n_boot) if n >= 2 else 0,
             "replication": "probe inputs (this network; not training seeds)",
             "candidates": sorted(cv)}
