@@ -101,7 +101,7 @@ def control_gamma_error(spec) -> float:
 
 def decay_length(test: dict[str, Any]) -> float:
     """The attention's decay length from :func:`~ditgp.verify.probes.kernel_model_test`'s fit:
-    ``τ̂``, or the top of the τ grid (``4·(H − 1)``: no decay within the sequence) when the
+    ``τ̂``, or the top of the τ grid (``4H``: no decay within the sequence) when the
     exponential term carries less than ``SHARE_MIN`` of the attention mass — a flat profile
     has no decay length to measure, and its best-fitting ``τ`` would be noise."""
     from ditgp.verify.probes import SHARE_MIN
@@ -462,7 +462,7 @@ class AttentionExperiment(Experiment):
             "",
             "τ̂: decay length of the best free-length exponential a·e^{−m/τ} + b fitted to the "
             "mean attention profile (all gaps, weighted by their pair counts; "
-            f"{4 * (p['H'] - 1):g} = the top of the grid, i.e. no decay, when the exponential "
+            f"{4 * p["H"]:g} = the top of the grid, i.e. no decay, when the exponential "
             f"term carries less than {nb['share_min']:g} of the attention mass); slope: "
             "least-squares slope of log τ̂ on log ℓ per seed (attention ∝ γ gives 1; a decay "
             "that ignores ℓ gives 0); the verdict tests slope main − slope control. The control "

@@ -178,7 +178,7 @@ def test_decay_length_of_a_flat_profile_is_no_decay():
     rng = np.random.default_rng(0)
     flat = 1 / 16 + 1e-4 * rng.standard_normal((8, 16))
     t_flat = kernel_model_test(flat, np.exp(-m / 4), n_boot=19)
-    assert decay_length(t_flat) == t_flat["tau_max"] == pytest.approx(4 * 15)
+    assert decay_length(t_flat) == t_flat["tau_max"] == pytest.approx(4 * 16)
     decaying = (0.2 * np.exp(-m / 3.0) + 0.02)[None] + 1e-5 * rng.standard_normal((8, 16))
     assert decay_length(kernel_model_test(decaying, np.exp(-m / 4), n_boot=19)) == pytest.approx(
         3.0, rel=1e-2)
