@@ -462,7 +462,7 @@ class AttentionExperiment(Experiment):
             "",
             "τ̂: decay length of the best free-length exponential a·e^{−m/τ} + b fitted to the "
             "mean attention profile (all gaps, weighted by their pair counts; "
-            f"{4 * p["H"]:g} = the top of the grid, i.e. no decay, when the exponential "
+            f"{4 * p['H']:g} = the top of the grid, i.e. no decay, when the exponential "
             f"term carries less than {nb['share_min']:g} of the attention mass); slope: "
             "least-squares slope of log τ̂ on log ℓ per seed (attention ∝ γ gives 1; a decay "
             "that ignores ℓ gives 0); the verdict tests slope main − slope control. The control "
