@@ -151,6 +151,7 @@ def test_jobs_workers_end_with_their_parent(tmp_path, sig):
     out, flag = tmp_path / "res", tmp_path / "paused"
     parent = _ditgp("reproduce", "decay", "--preset", "toy", "--jobs", "2", "--quiet", "--out",
                     str(out), env_extra={"DITGP_CHECKPOINT_PAUSE": f"any:{flag}"})
+    workers: list[int] = []
     try:
         _wait_for(flag, parent)  # a worker is in the middle of a cell (paused there for good)
         workers = _children(parent.pid)
@@ -160,11 +161,14 @@ def test_jobs_workers_end_with_their_parent(tmp_path, sig):
         assert parent.returncode == {signal.SIGTERM: 143, signal.SIGINT: 130,
                                      signal.SIGKILL: -signal.SIGKILL}[sig], err
         assert "Traceback" not in err
-        deadline = time.monotonic() + DEADLINE_S
+        deadline = time.monotonic() + 60  # the workers poll for their parent every 0.2 s
         while any(_alive(w) for w in workers):
             assert time.monotonic() < deadline, "a worker outlived its parent"
             time.sleep(0.05)
     finally:
         if parent.poll() is None:
             parent.kill()
+        for w in workers:  # a failed check must not leave paused workers behind
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
     assert not (out / "decay" / "summary.md").exists()
