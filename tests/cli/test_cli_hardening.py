@@ -443,3 +443,14 @@ def test_a_full_disk_is_one_line_naming_the_file(world, tmp_path):
     assert "File too large" in lines[-1] and "model.safetensors" in lines[-1], lines[-1]
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_verify_weights_fails_a_bundle_resaved_in_float16(world, tmp_path, capsys):
+    """The same verifier behind ``verify --weights``: its ``load`` check fails naming the
+    dtype, and the exit status is 1 (a failed check), not 0."""
+    b = world.copy(world.run / "final", tmp_path / "b")
+    _resave(b, torch.float16)
+    capsys.readouterr()
+    assert main(["verify", "--weights", str(b), "--out", str(tmp_path / "v"), "--no-plots"]) == 1
+    cap = capsys.readouterr()
+    assert "failed: load" in cap.err and "dtype float16" in cap.out
