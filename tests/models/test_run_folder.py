@@ -50,7 +50,7 @@ FIXED = [
     ("ema", 0.5, "--ema"), ("weight_decay", 0.1, "--weight-decay"), ("clip", 0.5, "--clip"),
     ("seed", 1, "--seed"), ("n_train", 4, "--n-train"), ("t_sampling", "log-uniform",
                                                          "--t-sampling"),
-    ("dtype", "float64", "--dtype"), ("decay_steps", 9, "--decay-steps"),
+    ("loss", "score", "--loss"), ("dtype", "float64", "--dtype"), ("decay_steps", 9, "--decay-steps"),
     ("log_every", 2, "--log-every"), ("n_eval", 5, "--n-eval"), ("eval_points", 4, "--eval-points"),
 ]
 
