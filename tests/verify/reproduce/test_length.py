@@ -259,6 +259,9 @@ def test_toy_preset_end_to_end_and_rerun_skips(tmp_path, monkeypatch):
         r = num["per_H"][H]
         assert r["constructed_max_error"] <= r["bound"] < 0.05
         assert r["seeds"] == 3 and 0 < r["trained_band_error"]
+        # every seed has its own evaluation draws (planted bug: one shared set would give the
+        # deterministic independent-frames model the same error in every seed, SE 0)
+        assert r["independent_band_error_se"] > 0
         assert r["window"] == int(H) - 1
         assert r["matched"]["L"] <= r["L"]  # a looser eps needs no more layers
         assert len(r["gap_profile"]) == length.GAPS_SHOWN
