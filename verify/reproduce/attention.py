@@ -244,7 +244,7 @@ class AttentionExperiment(Experiment):
         from ditgp.verify.operator import block_norms, exact_jacobian, gap_profile_of
         from ditgp.verify.probes import SHARE_MIN, kernel_model_test
 
-        from .verdict import seed_level_test
+        from .verdict import decide, seed_level_test
 
         p = ctx.params
         ells = [float(e) for e in p["ells"]]
@@ -290,12 +290,18 @@ class AttentionExperiment(Experiment):
                      "control_kernel_test_pass_rate": {
                          f"{e:g}": float(np.mean([tests[("control", e, s)]["passed"] for s in seeds]))
                          for e in ells}})
+        # the theory's construction has attention ∝ γ: slope 1.  Is the learned slope below it?
+        below_one = decide(paired, alternative="less", null=1.0)
+        verdict["details"]["slope_below_theory"] = {
+            "null": 1.0, "verdict": below_one["verdict"], "p_value": below_one["p_value"],
+            "upper": below_one["interval"][1]}
         op = {e: [R[("main", e, s)]["operator"] for s in seeds] for e in ells}
         numbers = {
             "ells": ells, "seeds": seeds, "probe_t": p["probe_t"], "share_min": SHARE_MIN,
             "tau_main": taus["main"], "tau_control": taus["control"],
             "slope_main": slopes["main"], "slope_control": slopes["control"],
             "control_verdict": control,
+            "slope_below_theory": verdict["details"]["slope_below_theory"],
             "kernel_test": {f"{role}-l{e:g}-s{s}": {k: v for k, v in tests[(role, e, s)].items()
                                                     if k in ("passed", "best", "p_value", "share",
                                                              "share_lower", "tau", "cv")}
@@ -471,6 +477,8 @@ class AttentionExperiment(Experiment):
             f"interval [{_num(cv['interval'][0])}, {_num(cv['interval'][1])}]). "
             + (f"At the other probe times (descriptive): {other}." if other else ""),
             "",
+            _theory_line(nb["slope_below_theory"]),
+            "",
             "### The attention test per network (unit: probe inputs)",
             "",
             ktab,
@@ -504,6 +512,17 @@ class AttentionExperiment(Experiment):
             per_step = CPU_SECONDS_PER_UNIT * units
             over = CELL_OVERHEAD_S["cpu"] * (p["H"] * p["width"] * p["depth"]) / (32 * 32 * 3)
         return len(cells) * (p["steps"] * per_step + over)
+
+
+def _theory_line(b: dict[str, Any]) -> str:
+    """One sentence on the slope against the construction's 1 (attention ∝ γ)."""
+    if b["verdict"] == "supported":
+        return (f"Against the construction's slope 1 (attention ∝ γ): the learned slope is "
+                f"**below 1** (one-sided upper bound {_num(b['upper'])}, sign-flip p = "
+                f"{b['p_value']:.3g}) — the attention's length grows with ℓ, but far more slowly "
+                "than γ's.")
+    return (f"Against the construction's slope 1 (attention ∝ γ): not distinguishable from 1 at "
+            f"this size (upper bound {_num(b['upper'])}, sign-flip p = {b['p_value']:.3g}).")
 
 
 def _num(x) -> str:
