@@ -71,7 +71,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from ditgp.models.philox import MASK32, MAX_NORMAL, box_muller, philox4x32, uniform53
+from ditgp.models.philox import (
+    MASK32,
+    MAX_NORMAL,
+    Philox4x32Block,
+    box_muller,
+    philox4x32,
+    uniform53,
+)
 from ditgp.numerics.atomic import atomic_write_bytes
 from ditgp.numerics.oracle import Oracle
 from ditgp.theory.errors import SpecError, require
@@ -177,7 +184,7 @@ class GPStream:
         self._exact_plan(lam, mu)
         self._key = (self.seed & MASK32, self.seed >> 32)
         self._blocks = -(-spec.d * spec.H // 4)  # Philox blocks per row and quantity
-        self._templates: dict[tuple[int, int], tuple[torch.Tensor, ...]] = {}
+        self._templates: dict[tuple[int, int], tuple] = {}
         self._perms: dict[int, torch.Tensor] = {}  # epoch → permutation (a pure function)
         self._lock = threading.Lock()  # the caches are shared with a Prefetcher's thread
         self.train_set: torch.Tensor | None = None
@@ -203,22 +210,26 @@ class GPStream:
         self._b1 = _exact_bits(H)
         scale = np.sqrt(np.multiply.outer(mu, lam)) * np.array([[2.0 ** e] for e in e_row])
         self._scale1 = torch.tensor(scale, **f64)  # √(μλᵀ)·2^e_c, (d, H)
-        self._u1 = torch.tensor([[2.0 ** -(e + _EXACT_HEAD)] for e in e_row], **f64)  # (d, 1)
-        self._V = _split(self._U_GT * 2.0 ** _EXACT_HEAD, self._b1)  # (H, H) twice
         self._b2 = _exact_bits(d)
         self._e2 = _exponent(bound * math.sqrt(mu.sum() * lam.sum()))
+        # stage 1's unscaling and stage 2's scaling in one factor per channel
+        self._u1 = torch.tensor([[2.0 ** (self._e2 - e - _EXACT_HEAD)] for e in e_row], **f64)
+        self._V = _split(self._U_GT * 2.0 ** _EXACT_HEAD, self._b1)  # (H, H) twice
         self._W = _split(self._U_S.T.contiguous() * 2.0 ** _EXACT_HEAD, self._b2)  # (d, d) twice
 
     @staticmethod
     def _exact_matmul(left: torch.Tensor, right: tuple[torch.Tensor, torch.Tensor], bits: int,
-                      unscale) -> torch.Tensor:
+                      unscale, shape: tuple[int, ...] | None = None) -> torch.Tensor:
         """``left @ R`` for ``left`` ``(m, K)`` (already scaled) and ``R = R₁ + 2⁻ᵇR₂``: three
         exact integer products, ``L₁R₂ + L₂R₁`` accumulated in one (its partial sums stay
-        integers below ``2⁵⁰``), combined element-wise."""
+        integers below ``2⁵⁰``), combined element-wise (viewed as ``shape`` for ``unscale``)."""
         L1 = torch.round(left)
-        L2 = (left - L1).mul_(2.0 ** bits).round_()
+        L2 = left.sub_(L1).mul_(2.0 ** bits).round_()  # ``left`` is a temporary: reused
         R1, R2 = right
-        return _combine(L1 @ R1, (L1 @ R2).addmm_(L2, R1), bits, unscale)
+        p11, cross = L1 @ R1, (L1 @ R2).addmm_(L2, R1)
+        if shape is not None:
+            p11, cross = p11.view(shape), cross.view(shape)
+        return _combine(p11, cross, bits, unscale)
 
     def transform(self, g: torch.Tensor) -> torch.Tensor:
         """``X₀ = U_Σ (√(μλᵀ) ⊙ G) U_Γᵀ`` for normals ``g`` ``(n, d, H)`` (float64, the
@@ -226,9 +237,9 @@ class GPStream:
         are right multiplications of folded rows, ``(n·d, H) @ (H, H)`` and
         ``(n·H, d) @ (d, d)``: plain GEMMs (a left multiplication would be a batched one)."""
         n, d, H = g.shape
-        b = (g * self._scale1).view(n * d, H)  # B·2^e_c
-        Y = self._exact_matmul(b, self._V, self._b1, 1.0).view(n, d, H).mul_(self._u1)
-        Yt = Y.mul_(2.0 ** self._e2).transpose(1, 2).reshape(n * H, d)  # (n·H, d)
+        b = torch.mul(g, self._scale1).view(n * d, H)  # B·2^e_c (a new tensor: reused below)
+        Y = self._exact_matmul(b, self._V, self._b1, self._u1, (n, d, H))  # B U_Γᵀ·2^e2
+        Yt = Y.transpose(1, 2).reshape(n * H, d)  # (n·H, d)
         Xt = self._exact_matmul(Yt, self._W, self._b2, 2.0 ** -(self._e2 + _EXACT_HEAD))
         return Xt.view(n, H, d).transpose(1, 2)  # (n, d, H), a transposed view
 
@@ -243,10 +254,11 @@ class GPStream:
         b = self.batch_size
         return rank * b // world, (rank + 1) * b // world
 
-    def _template(self, lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _template(self, lo: int, hi: int) -> tuple:
         """Counter words 0, 1 and the domain part of word 3 for rows ``[lo, hi)``: one block
         per row for ``t``, then ``n_b`` blocks per row for ``X₀`` (without a training set),
-        then ``n_b`` per row for ``Z``.  Cached per slice (``philox4x32`` copies its input)."""
+        then ``n_b`` per row for ``Z``; and the :class:`Philox4x32Block` over them (word 2 is
+        the batch index).  Cached per slice."""
         with self._lock:
             cached = self._templates.get((lo, hi))
             if cached is not None:
@@ -263,13 +275,15 @@ class GPStream:
             c3 = torch.cat([torch.full_like(p[0], p[2] << 24) for p in parts])
             if len(self._templates) >= 8:
                 self._templates.pop(next(iter(self._templates)))
-            self._templates[(lo, hi)] = (c0, c1, c3)
-            return c0, c1, c3
+            entry = (c0, c1, c3, Philox4x32Block(c0, c1, c3, self._key))
+            self._templates[(lo, hi)] = entry
+            return entry
 
     def _words(self, k: int, lo: int, hi: int) -> tuple[torch.Tensor, ...]:
-        c0, c1, c3 = self._template(lo, hi)
-        c2 = torch.full_like(c0, k & MASK32)
-        return philox4x32(c0, c1, c2, c3 + (k >> 32), self._key)
+        c0, c1, c3, block = self._template(lo, hi)
+        if k >> 32 == 0:
+            return block(k)
+        return philox4x32(c0, c1, torch.full_like(c0, k & MASK32), c3 + (k >> 32), self._key)
 
     def _normals(self, words: tuple[torch.Tensor, ...], q: int, n: int) -> torch.Tensor:
         """``(q, n, dH)`` float64 normals from ``q·n·n_b`` blocks of words (module docstring):

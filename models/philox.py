@@ -32,7 +32,7 @@ import math
 
 import torch
 
-__all__ = ["philox4x32", "uniform53", "box_muller", "ROUNDS", "MASK32", "MAX_NORMAL"]
+__all__ = ["philox4x32", "Philox4x32Block", "uniform53", "box_muller", "ROUNDS", "MASK32", "MAX_NORMAL"]
 
 #: rounds of Philox4x32 (10 is the Random123 default: three more than the fewest that pass
 #: BigCrush)
@@ -44,16 +44,10 @@ _M0, _M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85  # Weyl key increments (golden ratio, √3 − 1)
 
 
-def philox4x32(c0: torch.Tensor, c1: torch.Tensor, c2: torch.Tensor, c3: torch.Tensor,
-               key: tuple[int, int], rounds: int = ROUNDS
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The four output words of Philox4x32-``rounds`` for counters ``(c0, c1, c2, c3)``
-    (``int64`` tensors of one shape and device, values in ``[0, 2³²)``; not modified) and
-    ``key = (k0, k1)`` (integers in ``[0, 2³²)``).  Returns four ``int64`` tensors of words."""
-    k0, k1 = (int(k) for k in key)
-    if not (0 <= k0 <= MASK32 and 0 <= k1 <= MASK32):
-        raise ValueError(f"key words must be in [0, 2^32), got {key}")
-    x0, x1, x2, x3 = (c.to(torch.int64, copy=True) for c in (c0, c1, c2, c3))
+def _rounds(x0: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, k0: int,
+            k1: int, rounds: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``rounds`` Philox rounds in place on the word tensors (``x0``, ``x2`` clean 32-bit
+    values; ``x1``, ``x3`` may carry garbage above bit 32), keys ``(k0, k1)`` of the first."""
     p0, p1 = torch.empty_like(x0), torch.empty_like(x0)
     for _ in range(rounds):
         torch.mul(x0, _M0, out=p0)  # the 64-bit product (wrapped: same bits as unsigned)
@@ -71,6 +65,63 @@ def philox4x32(c0: torch.Tensor, c1: torch.Tensor, c2: torch.Tensor, c3: torch.T
     x1.bitwise_and_(MASK32)
     x3.bitwise_and_(MASK32)
     return x0, x1, x2, x3
+
+
+def _key(key: tuple[int, int]) -> tuple[int, int]:
+    k0, k1 = (int(k) for k in key)
+    if not (0 <= k0 <= MASK32 and 0 <= k1 <= MASK32):
+        raise ValueError(f"key words must be in [0, 2^32), got {key}")
+    return k0, k1
+
+
+def philox4x32(c0: torch.Tensor, c1: torch.Tensor, c2: torch.Tensor, c3: torch.Tensor,
+               key: tuple[int, int], rounds: int = ROUNDS
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The four output words of Philox4x32-``rounds`` for counters ``(c0, c1, c2, c3)``
+    (``int64`` tensors of one shape and device, values in ``[0, 2³²)``; not modified) and
+    ``key = (k0, k1)`` (integers in ``[0, 2³²)``).  Returns four ``int64`` tensors of words."""
+    k0, k1 = _key(key)
+    x0, x1, x2, x3 = (c.to(torch.int64, copy=True) for c in (c0, c1, c2, c3))
+    return _rounds(x0, x1, x2, x3, k0, k1, rounds)
+
+
+class Philox4x32Block:
+    """Philox4x32-10 over fixed counter words ``c0, c1, c3`` (tensors) and ``key``, with word
+    ``c2`` one integer per call — a batch index.  Rounds 1 and 2 are mostly independent of
+    ``c2`` (round 1 multiplies ``c0`` and the scalar ``c2``; round 2 multiplies round 1's
+    ``x2 = hi(M0·c0) ⊕ c3 ⊕ k1``, fixed), so that work is done once here: a call costs eight
+    full rounds and a few operations.  ``block(c2)`` equals
+    ``philox4x32(c0, c1, full(c2), c3, key)`` (tested)."""
+
+    def __init__(self, c0: torch.Tensor, c1: torch.Tensor, c3: torch.Tensor,
+                 key: tuple[int, int]):
+        k0, k1 = _key(key)
+        self._k = (k0, k1)
+        p0 = c0.to(torch.int64) * _M0
+        x2 = (torch.bitwise_right_shift(p0, 32) ^ c3 ^ k1) & MASK32  # round 1, fixed
+        self._c1 = c1.to(torch.int64, copy=True)
+        self._x3 = p0 & MASK32  # round 1's x3 = lo(M0·c0)
+        q1 = x2 * _M1  # round 2's second product: fixed
+        self._hi = torch.bitwise_right_shift(q1, 32) & MASK32
+        self._lo = q1 & MASK32
+
+    def __call__(self, c2: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        c2 = int(c2)
+        if not 0 <= c2 <= MASK32:
+            raise ValueError(f"counter word 2 must be in [0, 2^32), got {c2}")
+        k0, k1 = self._k
+        p1 = c2 * _M1  # round 1's first product (a Python integer: exact)
+        x0 = self._c1 ^ (((p1 >> 32) ^ k0) & MASK32)  # round 1: x0 = hi ⊕ c1 ⊕ k0
+        x1_r1 = p1 & MASK32  # round 1: x1 = lo, a scalar
+        k0, k1 = (k0 + _W0) & MASK32, (k1 + _W1) & MASK32  # round 2
+        p0 = x0.mul_(_M0)
+        x2 = torch.bitwise_right_shift(p0, 32).bitwise_xor_(self._x3).bitwise_xor_(k1)
+        x2.bitwise_and_(MASK32)
+        x0 = self._hi ^ ((x1_r1 ^ k0) & MASK32)
+        x1 = self._lo.clone()
+        x3 = p0  # lo(p0), masked by the rounds when used
+        k0, k1 = (k0 + _W0) & MASK32, (k1 + _W1) & MASK32
+        return _rounds(x0, x1, x2, x3, k0, k1, ROUNDS - 2)
 
 
 def uniform53(w0: torch.Tensor, w1: torch.Tensor) -> torch.Tensor:

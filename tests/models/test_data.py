@@ -237,6 +237,14 @@ def test_philox_known_answers_and_the_reference_on_random_counters():
     got = torch.stack(philox4x32(*(torch.from_numpy(c) for c in ctr), key)).numpy()
     for i in range(200):
         assert list(got[:, i]) == _philox_reference([int(c) for c in ctr[:, i]], list(key))
+    # the per-slice block (rounds 1-2 precomputed) gives the same words for any word 2
+    from ditgp.models.philox import Philox4x32Block
+
+    block = Philox4x32Block(*(torch.from_numpy(c) for c in (ctr[0], ctr[1], ctr[3])), key)
+    for c2 in (0, 1, 2**31, 2**32 - 1, 987654321):
+        full = philox4x32(*(torch.from_numpy(c) for c in (ctr[0], ctr[1])),
+                          torch.full((200,), c2), torch.from_numpy(ctr[3]), key)
+        assert all(torch.equal(a, b) for a, b in zip(block(c2), full, strict=True))
     # the check can fail: nine rounds give other words
     assert tuple(int(w) for w in philox4x32(*(torch.tensor([0]),) * 4, (0, 0), rounds=9)) \
         != PHILOX_KAT[0][2]
