@@ -83,8 +83,9 @@ PREEMPT_SIGNALS = ("SIGTERM", "SIGUSR1")
 #: Exit status of ``ditgp train`` stopped by one of them after writing its checkpoint
 #: (``EX_TEMPFAIL`` of sysexits.h: a temporary failure, run again — with ``--resume``).
 EXIT_PREEMPTED = 75
-#: Test hook: ``STEP:FLAGFILE`` makes the loop create ``FLAGFILE`` after step ``STEP`` and wait
-#: (up to two minutes) for a preemption signal, so a test can signal at a known step.
+#: Test hook: ``STEP:FLAGFILE`` makes the loop write its process id to ``FLAGFILE`` after step
+#: ``STEP`` and wait (up to two minutes) for a preemption signal, so a test can signal (or kill)
+#: at a known step; once ``FLAGFILE`` exists no run pauses again (a retried run goes through).
 PAUSE_ENV = "DITGP_TRAIN_PAUSE"
 
 #: Training numbers that must match when a run is resumed (the others may change).
@@ -711,10 +712,10 @@ def _test_pause(step: int, stop: _StopRequest, dist: _Dist) -> None:
     if not value:
         return
     want, _, flag = value.partition(":")
-    if want.strip() != str(step):
+    if want.strip() != str(step) or Path(flag).exists():
         return
     if dist.main:
-        Path(flag).write_text(f"paused after step {step}\n")
+        Path(flag).write_text(f"{os.getpid()}\n")
     deadline = time.monotonic() + 120
     while stop.signum is None and time.monotonic() < deadline:
         time.sleep(0.01)
