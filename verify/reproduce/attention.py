@@ -85,9 +85,10 @@ HEATMAP_COLS = 6
 #: this project's 2-core machine, so ≈ 0.037 s per step and 10 s per cell besides; CPU time,
 #: not wall time, because the machine was shared) — see :meth:`estimate_seconds`
 CPU_SECONDS_PER_UNIT = 1.5e-9
-#: assumed H100 seconds per step of the gpu preset (eager float32, launch-bound at this size:
-#: about 12 blocks × ~60 kernels forward + backward ≈ 25 ms); the lead calibrates ``steps``
-GPU_SECONDS_PER_STEP = 0.025
+#: H100 seconds per step of the paper DiT (the gpu preset's model): 26.5 steps/s in eager
+#: float32, measured with ``ditgp bench train --preset paper`` (:mod:`.cost`); the data stream's
+#: cost per batch is added by :func:`.cost.stream_seconds` (CPU measured, GPU assumed)
+GPU_SECONDS_PER_STEP = 1.0 / 26.5
 #: fixed seconds per cell besides the steps (start-up, the run's own evaluation, export, probes)
 CELL_OVERHEAD_S = {"cpu": 10.0, "cuda": 40.0}
 
@@ -660,14 +661,17 @@ class AttentionExperiment(Experiment):
         return "\n".join(lines)
 
     def estimate_seconds(self, params: dict[str, Any], cells: list[Cell], device: str) -> float:
+        from .cost import stream_seconds
+
         p = params
+        stream = stream_seconds(p["batch"], p["d"], p["H"], device)
         if device.startswith("cuda"):
-            per_step = GPU_SECONDS_PER_STEP * p["depth"] / 12
+            per_step = GPU_SECONDS_PER_STEP * p["depth"] / 12 + stream
             over = CELL_OVERHEAD_S["cuda"]
         else:
             units = (p["batch"] * p["H"] * p["depth"] * p["width"] ** 2
                      * (4 + 2 * p["mlp_ratio"]))
-            per_step = CPU_SECONDS_PER_UNIT * units
+            per_step = CPU_SECONDS_PER_UNIT * units + stream
             over = CELL_OVERHEAD_S["cpu"] * (p["H"] * p["width"] * p["depth"]) / (32 * 32 * 3)
         return len(cells) * (p["steps"] * per_step + over)
 

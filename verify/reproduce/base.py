@@ -358,6 +358,9 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
         f"seeds {','.join(map(str, seed_list))}, device {device}; estimated "
         f"{_human(wall)} (cost model; {jobs} job(s))")
     if dry_run:
+        from .cost import describe
+
+        say(describe(device))
         return {"experiment": name, "cells": len(cells), "todo": len(todo), "estimate_s": est}
     if not mpath.is_file():
         write_json(mpath, manifest)

@@ -655,7 +655,11 @@ class LengthExperiment(Experiment):
         per cell).  CPU constants fitted to the cpu preset's per-cell CPU seconds on this
         project's 2-core machine (1 torch thread: 27, 35, 60, 129 s for H = 16…128; 0.4–18 s
         for constructions H = 16…512); ``cuda`` from the assumed H100 numbers of
-        :meth:`params`."""
+        :meth:`params`, scaled so that the paper DiT at H = 96, batch 64 takes the measured
+        1/26.5 s (:data:`GPU_STEP_SCALE`).  Plus the data stream per batch
+        (:func:`.cost.stream_seconds`: CPU measured, GPU assumed)."""
+        from .cost import stream_seconds
+
         gpu = device.startswith("cuda")
         total = 10.0  # imports and the summary
         for c in cells:
@@ -668,7 +672,9 @@ class LengthExperiment(Experiment):
             m = p["model"]
             w, L = m["width"], m["depth"]
             flops = 6 * p["batch"] * H * L * (12 * w * w + 2 * H * w)
-            step = (4e-3 + 7e-4 * L + flops / 2e13) if gpu else (4e-3 + 8e-3 * L + flops / 8e9)
+            step = ((4e-3 + 7e-4 * L + flops / 2e13) * GPU_STEP_SCALE if gpu
+                    else (4e-3 + 8e-3 * L + flops / 8e9))
+            step += stream_seconds(p["batch"], d, H, device)
             # the gap profile of the probe: O(depth·heads·H³) element operations on the CPU
             probe = PROBE_SECONDS * L * m["heads"] * H ** 3
             total += 2.0 + p["steps"] * step + probe
@@ -680,6 +686,9 @@ class LengthExperiment(Experiment):
 PROBE_SECONDS = 3e-9
 #: CPU seconds per (d·H²·draw) of a construction cell (fitted: 17.9 s at d=2, H=512, 1088 draws)
 CON_SECONDS = 3.1e-8
+#: the assumed GPU step model scaled to the measured paper-preset step (26.5 steps/s, H100,
+#: float32, H = 96, batch 64, 12 blocks of width 256): the model gives 31 ms there, 37.7 measured
+GPU_STEP_SCALE = (1 / 26.5) / (4e-3 + 7e-4 * 12 + 6 * 64 * 96 * 12 * (12 * 256**2 + 2 * 96 * 256) / 2e13)
 
 
 register(LengthExperiment())
