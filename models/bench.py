@@ -29,7 +29,7 @@ import torch
 __all__ = ["bench_train", "bench_stream", "PEAK_FLOPS", "device_peak", "COMPILE_UNAVAILABLE"]
 
 #: what ``compile`` reports off CUDA
-COMPILE_UNAVAILABLE = "torch.compile is used on CUDA only (the training loop compiles there only)"
+COMPILE_UNAVAILABLE = "torch.compile is used on CUDA only, as in the training loop"
 
 #: Dense peak FLOP/s per precision (vendor datasheets, no sparsity): name substring → peak.
 #: float32 is the non-tensor-core rate (torch's default float32 matmul precision is "highest").
