@@ -15,6 +15,11 @@ exact oracle on a fixed evaluation set at a geometric ``t``-grid in ``[t₀, T]`
 same error of the independent-frames baseline (the exact score of a model that ignores the
 temporal correlation).
 
+The batches come from :class:`~ditgp.models.data.GPStream` on the training device, batch
+``k + 1`` prepared in a background thread while step ``k`` runs.  SIGTERM and SIGUSR1 finish
+the step, write its checkpoint and raise :class:`Preempted` (``ditgp train`` exits with
+:data:`EXIT_PREEMPTED`); ``resume=True`` then continues bitwise.
+
 Precision: float32 on CPU, bf16 autocast with float32 master weights on CUDA (``dtype="bf16"``),
 float64 for verification-grade runs (tests).  Under ``torchrun`` the function runs data
 parallel (gloo on CPU, nccl on CUDA): rank ``r`` takes its slice of global batch ``k``, DDP
