@@ -65,11 +65,17 @@ from ditgp.theory.errors import SpecError, require
 from ditgp.theory.spec import GPSpec
 
 __all__ = ["TrainConfig", "TrainResult", "train", "Evaluator", "eval_grid", "RUN_FORMAT",
-           "DTYPES", "T_SAMPLINGS", "EVAL_SEED", "Preempted", "EXIT_PREEMPTED", "PREEMPT_SIGNALS"]
+           "DTYPES", "T_SAMPLINGS", "LOSSES", "EVAL_SEED", "loss_weights", "Preempted",
+           "EXIT_PREEMPTED", "PREEMPT_SIGNALS"]
 
 RUN_FORMAT = "ditgp.train-run/1"
 DTYPES = ("float32", "bf16", "float64")
 T_SAMPLINGS = ("uniform", "log-uniform")
+#: training objectives: ``eps`` — ε-prediction MSE (DiT's), which weights the score error at
+#: time t by σ_t²; ``score`` — score-space denoising score matching, the theory's objective
+#: (weight 1/σ_t² relative to ``eps``, normalised to mean 1 under the t-law, see
+#: :func:`loss_weights`)
+LOSSES = ("eps", "score")
 #: Seed of the fixed evaluation set (independent of the training seed, so runs compare).
 EVAL_SEED = 20250207
 #: Seed offset of the finite training set relative to the run's seed.
@@ -79,8 +85,9 @@ MINUTES_PROBE_STEPS = 20
 #: With ``minutes``: share of the remaining budget planned for training steps (the rest is
 #: evaluation, checkpoints and export).
 MINUTES_STEP_SHARE = 0.9
-#: The interval ``[lo, hi]`` of ``t`` where the headline comparison with the baseline is made.
-HEADLINE_T = (0.1, 1.0)
+#: The upper end of the interval ``[t0, hi]`` of ``t`` where the headline comparison with the
+#: baseline is made; it starts at the spec's ``t0``, where the theorem's range starts.
+HEADLINE_T_HI = 1.0
 
 #: Signals that stop a run after the current step with a checkpoint (what Slurm and Kubernetes
 #: send before killing a job); SIGINT keeps Python's KeyboardInterrupt (no extra checkpoint).
@@ -95,7 +102,7 @@ PAUSE_ENV = "DITGP_TRAIN_PAUSE"
 
 #: Training numbers that must match when a run is resumed (the others may change).
 _RESUME_FIXED = ("batch", "lr", "warmup", "ema", "weight_decay", "clip", "seed", "n_train",
-                 "t_sampling", "dtype", "decay_steps", "log_every", "n_eval", "eval_points")
+                 "t_sampling", "loss", "dtype", "decay_steps", "log_every", "n_eval", "eval_points")
 _FLAG = {"n_train": "--n-train", "t_sampling": "--t-sampling", "weight_decay": "--weight-decay",
          "decay_steps": "--decay-steps", "log_every": "--log-every", "n_eval": "--n-eval",
          "eval_points": "--eval-points"}
@@ -125,6 +132,7 @@ class TrainConfig:
     seed: int = 0
     n_train: int | None = None
     t_sampling: str = "uniform"
+    loss: str = "eps"
     dtype: str = "float32"
     device: str = "cpu"
     compile: bool = False
@@ -162,6 +170,7 @@ class TrainConfig:
         require(self.dtype in DTYPES, "--dtype", self.dtype, "one of " + ", ".join(DTYPES))
         require(self.t_sampling in T_SAMPLINGS, "--t-sampling", self.t_sampling,
                 "one of " + ", ".join(T_SAMPLINGS))
+        require(self.loss in LOSSES, "--loss", self.loss, "one of " + ", ".join(LOSSES))
         require(isinstance(self.device, str) and self.device.split(":")[0] in ("cpu", "cuda"),
                 "--device", self.device, "cpu or cuda[:N]")
         if self.dtype == "bf16":
@@ -175,7 +184,8 @@ class TrainConfig:
     def from_preset(cls, p, **overrides: Any) -> TrainConfig:
         """The preset's numbers, with ``overrides`` (``None`` values are ignored)."""
         base = dict(steps=p.steps, batch=p.batch, lr=p.lr, warmup=p.warmup, ema=p.ema,
-                    weight_decay=p.weight_decay, eval_every=p.eval_every, ckpt_every=p.ckpt_every)
+                    weight_decay=p.weight_decay, eval_every=p.eval_every, ckpt_every=p.ckpt_every,
+                    t_sampling=p.t_sampling, loss=p.loss)
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
@@ -251,7 +261,7 @@ class Evaluator:
         return self.summarise(np.array(errors))
 
     def summarise(self, model_err: np.ndarray) -> dict[str, Any]:
-        lo, hi = HEADLINE_T
+        lo, hi = self.spec.schedule.t0, HEADLINE_T_HI
         band = (self.t >= lo * (1 - 1e-9)) & (self.t <= hi * (1 + 1e-9))
         out: dict[str, Any] = {
             "t": self.t.tolist(), "model": model_err.tolist(), "baseline": self.baseline.tolist(),
@@ -262,6 +272,36 @@ class Evaluator:
             out["baseline_mean_band"] = float(self.baseline[band].mean())
             out["beats_baseline_band"] = bool(np.all(model_err[band] < self.baseline[band]))
         return out
+
+
+def loss_weights(spec: GPSpec, t, loss: str, t_sampling: str) -> np.ndarray:
+    """Per-row weights of the training loss relative to ε-MSE: 1 for ``eps``; for ``score``
+    ``(1/σ_t²)/E[1/σ_t²]`` — the score-space DSM ``‖ŝ + Z/σ_t‖² = ‖ε̂ − Z‖²/σ_t²`` — divided by
+    its mean under the t-law (quadrature on the sampling's quantile function), so the loss
+    keeps the ε-scale on average while its weighting over t is the theory's (the small-t
+    regime, where κ_t and the bound live, gets weight ∝ 1/σ_t²)."""
+    t = np.asarray(t, dtype=np.float64)
+    if loss == "eps":
+        return np.ones_like(t)
+    return (1.0 / -np.expm1(-t)) / _mean_inv_sigma2(spec.schedule.t0, spec.schedule.T, t_sampling)
+
+
+_MEAN_INV_SIGMA2: dict[tuple[float, float, str], float] = {}
+
+
+def _mean_inv_sigma2(t0: float, T: float, t_sampling: str) -> float:
+    """``E[1/σ_t²]`` for ``t = q(u)``, ``u ~ U(0, 1)`` (``q`` the sampling's quantile)."""
+    key = (t0, T, t_sampling)
+    if key not in _MEAN_INV_SIGMA2:
+        from scipy.integrate import quad
+
+        if t_sampling == "uniform":  # closed form: ∫ dt/(1 − e^{−t}) = ln(e^t − 1)
+            val = (math.log(math.expm1(T)) - math.log(math.expm1(t0))) / (T - t0)
+        else:
+            val = quad(lambda u: 1.0 / -math.expm1(-t0 * (T / t0) ** u), 0.0, 1.0,
+                       limit=200)[0]
+        _MEAN_INV_SIGMA2[key] = val
+    return _MEAN_INV_SIGMA2[key]
 
 
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
@@ -598,12 +638,19 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
                 g["lr"] = lr
             # (b, d, H), (b,), (b, d, H) on the device, made while the previous step ran
             x0, t, z, t_host = batches.get(k)
-            # the exact floor from the host copy of t (no device round trip); 0 on given data
-            floor = (0.0 if data is not None else float(np.mean(bayes_floor(spec, t_host))))
+            # the exact floor from the host copy of t (no device round trip); 0 on given data;
+            # with --loss score both the loss and its floor carry the weights w(t)
+            w_host = loss_weights(spec, t_host, tc.loss, tc.t_sampling)
+            floor = (0.0 if data is not None else
+                     float(np.mean(w_host * bayes_floor(spec, t_host))))
             x_t = noised(x0, t, z)
             with autocast:
                 eps_hat = net(x_t, t)  # (b, d, H)
-            loss = (eps_hat.to(z.dtype) - z).pow(2).mean()
+            if tc.loss == "eps":
+                loss = (eps_hat.to(z.dtype) - z).pow(2).mean()
+            else:
+                per_row = (eps_hat.to(z.dtype) - z).pow(2).mean(dim=(1, 2))  # (b,)
+                loss = (torch.as_tensor(w_host, dtype=z.dtype, device=device) * per_row).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip if tc.clip > 0 else math.inf)

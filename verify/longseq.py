@@ -107,9 +107,18 @@ def check_floor(inp: TimedDraw, *, floor_fn: Callable | None = None) -> Outcome:
 def check_embedding(inp: TimedDraw, *, spectrum_fn: Callable | None = None) -> Outcome:
     """The circulant embedding's implied covariance equals ``Γ``: the first ``H`` entries of
     ``IFFT(λ₊)`` equal ``γ(0..H-1)`` within the embedding's rounding tolerance (so the
-    sampler's law is exactly ``N(0, Γ)`` up to rounding)."""
+    sampler's law is exactly ``N(0, Γ)`` up to rounding).  The claim is about kernels that
+    embed: a drawn kernel whose embedding is refused (a negative eigenvalue at every size tried,
+    :class:`~ditgp.numerics.circulant_embedding.EmbeddingError`, a documented refusal that
+    sends the user to the eigen sampler) is not an input of the claim and is rejected."""
+    from ditgp.numerics.circulant_embedding import EmbeddingError
+    from hypothesis import reject
+
     spec = inp.spec
-    emb = FFTOracle.for_spec(spec).embedding
+    try:
+        emb = FFTOracle.for_spec(spec).embedding
+    except EmbeddingError:
+        reject()
     lam = emb.sqrt_lam ** 2 * emb.N
     if spectrum_fn is not None:
         lam = spectrum_fn(lam)

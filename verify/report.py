@@ -263,7 +263,7 @@ def write_report(out: str | Path, results: Sequence[Any], *, meta: dict[str, Any
     rows = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in results]
     plot_data = plots(out) if with_plots else {}
     ok = (bool(rows) or weights is not None) and all(
-        r["status"] in ("pass", "unavailable") for r in rows) and (
+        r["status"] in ("pass", "unavailable", "inconclusive") for r in rows) and (
         weights is None or weights.get("passed", False))
     doc = {
         "format": "ditgp.verify-report/1",
@@ -278,7 +278,10 @@ def write_report(out: str | Path, results: Sequence[Any], *, meta: dict[str, Any
     lines = ["# ditgp verification report", ""]
     if meta:
         lines += [", ".join(f"{k}: `{v}`" for k, v in meta.items()), ""]
-    lines += [f"**Overall: {'PASS' if ok else 'FAIL'}**", "",
+    n_inc = sum(r["status"] == "inconclusive" for r in rows)
+    lines += [f"**Overall: {'PASS' if ok else 'FAIL'}**"
+              + (f" ({n_inc} claim{'s' * (n_inc > 1)} inconclusive: not decidable on these "
+                 "inputs, neither passed nor failed)" if n_inc else ""), "",
               "| # | claim | source | examples | worst margin | status |",
               "|---|---|---|---|---|---|"]
     for r in rows:

@@ -15,7 +15,7 @@ from ditgp import __version__
 
 #: Subcommands in the order ``--help`` lists them.
 COMMANDS = ("derive", "construct", "inspect", "score", "train", "verify", "bench", "sample", "compare",
-            "reproduce")
+            "probe", "reproduce")
 
 
 def build_parser() -> argparse.ArgumentParser:

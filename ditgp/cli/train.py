@@ -69,7 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--n-train", type=int, default=None,
                    help="train on N fixed sequences (stored with the run) instead of the stream")
     t.add_argument("--t-sampling", choices=("uniform", "log-uniform"), default=None,
-                   help="distribution of t on [t0, T] (default: uniform)")
+                   help="distribution of t on [t0, T] (default: the preset's)")
+    t.add_argument("--loss", choices=("eps", "score"), default=None,
+                   help="objective: eps (ε-prediction MSE, weights score errors by σ_t²) or "
+                        "score (score-space DSM, weight 1/σ_t² relative to eps, normalised to "
+                        "mean 1; the theory's objective) (default: the preset's)")
     t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and data (default 0)")
     r = p.add_argument_group("run")
     r.add_argument("--out", required=True, metavar="RUN", help="run folder (new or empty)")
@@ -130,7 +134,8 @@ def resolve(args: argparse.Namespace):
     tc = TrainConfig.from_preset(
         pre, steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup,
         decay_steps=args.decay_steps, ema=args.ema, weight_decay=args.weight_decay,
-        clip=args.clip, n_train=args.n_train, t_sampling=args.t_sampling, seed=args.seed,
+        clip=args.clip, n_train=args.n_train, t_sampling=args.t_sampling, loss=args.loss,
+        seed=args.seed,
         device=args.device, dtype=dtype, compile=args.compile or None, minutes=args.minutes,
         eval_every=args.eval_every, ckpt_every=args.ckpt_every, keep=args.keep,
         log_every=args.log_every, n_eval=args.n_eval, threads=args.threads)

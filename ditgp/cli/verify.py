@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "--out instead of running claims")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--run", dest="run_dir", default=None, metavar="RUN",
-                   help="also run the trained-model claims (101+) on this training run and add "
+                   help="also run the trained-model claims (101-107) on this training run and add "
                         "the three-way comparison (DIR/trained/compare.md) to the report")
     p.add_argument("--bundle", default=None, metavar="BUNDLE",
                    help="with --run: the construction to compare with (default: built)")
@@ -250,11 +250,17 @@ def _add_trained_section(out: str, doc: dict, trained: dict) -> dict:
              "| t | trained | constructed | independent frames |", "|---|---|---|---|"]
     lines += [f"| {r['t']:.3g} | {r['trained_rel_error']:.3g} | {r['constructed_rel_error']:.3g} "
               f"| {r['independent_rel_error']:.3g} |" for r in rows]
-    lines += ["", "Attention vs γ: " + "; ".join(
-        f"{k} Spearman {v['vs_gamma']['spearman']:.3f} (p {v['vs_gamma']['p_value']:.3g})"
-        for k, v in a.items()), ""]
-    lines += [f"![{p}](trained/{p})" for p in ("errors.png", "excess_loss.png",
-                                               "attention_profile.png", "layer_distance.png")]
+    op = trained["operator"]["trained"]["jacobian"]
+    lines += ["", "Operator probe of the trained network (Jacobian vs −A_t⁻¹, relative error): "
+              + ", ".join(f"t = {t:.3g}: {e:.3g}" for t, e in zip(op["t"], op["rel_error"],
+                                                                  strict=True)) + ".", "",
+              "Attention test (held-out model comparison; unit: probe inputs): " + "; ".join(
+                  f"{k} {'PASS' if v['kernel_test']['passed'] else 'FAIL'} (best shape "
+                  f"{v['kernel_test']['best']}, p {v['kernel_test']['p_value']:.3g})"
+                  for k, v in a.items()) + ".", ""]
+    lines += [f"![{p}](trained/{p})" for p in ("operator_gap_profile.png", "errors.png",
+                                               "excess_loss.png", "attention_profile.png",
+                                               "layer_distance.png")]
     path = Path(out) / "report.md"
     atomic_write_text(path, path.read_text() + "\n".join(lines) + "\n")
     doc = dict(doc, trained=trained)

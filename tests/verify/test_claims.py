@@ -16,7 +16,8 @@ from ditgp.verify import claims as C
 #: within minutes on 2 cores — ``ditgp verify`` runs each claim's own ``default_examples``.
 CI_EXAMPLES = {"spectral-bounds": 30, "truncation": 40, "window-growth": 12,
                "conditioning-decay": 30, "construction-layers": 15,
-               "construction-resources": 8, "attention-kernel": 12, "theorem-1": 6}
+               "construction-resources": 8, "attention-kernel": 12, "theorem-1": 6,
+               "operator-probe": 3, "attention-test-controls": 3}
 
 
 @pytest.mark.parametrize("cid", C.claim_ids())

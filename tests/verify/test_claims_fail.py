@@ -341,3 +341,50 @@ def test_every_claim_has_a_source_label():
     allowed = {"paper", "paper (Fu et al. 2024 construction)", "derived", "diagnostic"}
     assert {c.source for c in C.REGISTRY.values()} <= allowed
     assert C.claim("construction-resources").source == "paper (Fu et al. 2024 construction)"
+
+
+# -- 19/20 the probes' own claims: planted instruments fail ------------------------------------
+def _probe_request(attention="compact", tc="fixed"):
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec, Spatial
+    from ditgp.verify.strategies import ConstructionRequest
+
+    spec = GPSpec(kernel("laplace", ell=2.0), H=6, d=2, spatial=Spatial("ar", rho=0.5))
+    return ConstructionRequest(spec, 0.1, 1e-2, attention=attention, algorithm="gd",
+                               time_conditioning=tc)
+
+
+def test_operator_probe_claim_holds_and_a_sign_flipped_jacobian_fails():
+    from ditgp.models.probes import score_jacobian
+    from ditgp.verify.claims.probes import check_operator_probe
+
+    req = _probe_request()
+    assert check_operator_probe(req).margin >= 0
+    # plant: the Jacobian of −ŝ (the solve's v instead of the score) — the operators here are
+    # symmetric, so a transposed read would be an equivalent mutant; a sign is not
+    bad = check_operator_probe(req, jacobian=lambda f, X, t: -score_jacobian(f, X, t))
+    assert bad.margin < 0
+
+
+def test_operator_probe_claim_sees_a_weight_off_by_1e_6():
+    import torch
+    from ditgp.verify.claims.probes import check_operator_probe
+
+    def build(r):
+        con = r.build()
+        with torch.no_grad():
+            con.module.blocks[-1].attn.W_v.mul_(1 + 1e-6)
+        return con
+
+    assert check_operator_probe(_probe_request(), build=build).margin < 0
+
+
+def test_attention_test_controls_claim_holds_and_fails_when_the_positive_control_is_wrong():
+    from ditgp.verify.claims.probes import check_attention_test_controls
+
+    req = _probe_request(attention="softmax")
+    assert check_attention_test_controls(req).margin >= 0
+    # plant: a compact construction as the "positive control" (its attention is a ReLU
+    # pattern, only its value-weighted sum is γ): the test must not call it ∝ γ
+    compact = _probe_request(attention="compact")
+    assert check_attention_test_controls(req, build=lambda r: compact.build()).margin < 0

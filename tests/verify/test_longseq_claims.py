@@ -86,3 +86,26 @@ def test_logdet_just_outside_fails():
 @given(inp=inputs())
 def test_certificate_property(inp):
     assert claim("fft-certificate").check(inp).margin >= 0
+
+
+def test_embedding_claim_rejects_kernels_that_do_not_embed():
+    """A kernel whose embedding is refused (rational quadratic ℓ = 4, α = 1 at H = 16: a
+    negative eigenvalue at every size) is not an input of the claim: hypothesis rejects it
+    instead of reporting an error (the suite failed order-dependently on such a draw)."""
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec
+    from ditgp.verify.claims.base import TimedDraw
+    from ditgp.verify.longseq import check_embedding
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.errors import Unsatisfiable
+
+    spec = GPSpec(kernel("rational-quadratic", ell=4.0, alpha=1.0), H=16, d=1)
+
+    @settings(max_examples=2, database=None)
+    @given(st.just(TimedDraw(spec, 0.1, 0)))
+    def prop(inp):
+        check_embedding(inp)
+
+    with pytest.raises(Unsatisfiable):  # every draw rejected — not an error of the claim
+        prop()

@@ -7,11 +7,14 @@ from __future__ import annotations
 import pytest
 import torch
 from ditgp.theory.kernels import kernel
-from ditgp.theory.spec import GPSpec, Schedule
+from ditgp.theory.spec import GPSpec, Schedule, Spatial
 
 T0 = 0.1
-SPEC = GPSpec(kernel("laplace", ell=3.0), H=8, d=2, schedule=Schedule(T0, 10.0))
-CONTROL_SPEC = GPSpec(kernel("laplace", ell=1e-3), H=8, d=2, schedule=Schedule(T0, 10.0))
+#: a non-isotropic Σ, so that the spatial claim can decide (with Σ = I every rotation keeps it)
+SIGMA = Spatial("ar", rho=0.5)
+SPEC = GPSpec(kernel("laplace", ell=3.0), H=8, d=2, spatial=SIGMA, schedule=Schedule(T0, 10.0))
+CONTROL_SPEC = GPSpec(kernel("laplace", ell=1e-3), H=8, d=2, spatial=SIGMA,
+                      schedule=Schedule(T0, 10.0))
 STEPS = 400
 
 
@@ -22,7 +25,8 @@ def train_tiny(spec: GPSpec, out, steps: int = STEPS):
     torch.set_num_threads(1)
     cfg = ModelConfig("dit", width=32, depth=2, heads=4)
     tc = TrainConfig(steps=steps, batch=32, lr=2e-3, warmup=20, ema=0.95, eval_every=steps,
-                     ckpt_every=steps, n_eval=16, eval_points=3, seed=0)
+                     ckpt_every=steps, n_eval=16, eval_points=3, seed=0,
+                     t_sampling="log-uniform")
     train(spec, cfg, tc, out, quiet=True, report=False)
     return out
 

@@ -86,6 +86,12 @@ def _kernel_dict(kernel: Kernel, H: int) -> dict[str, Any]:
         return {"kernel": kernel.to_dict(), "H": H}
 
 
+class Inconclusive(Exception):  # noqa: N818 - a verdict, not an error
+    """Raised by a check when the drawn input cannot decide the claim (e.g. a spatial test on
+    an isotropic ``Σ``, where every rotation leaves the exact blocks unchanged): the claim is
+    reported ``inconclusive`` with the reason — neither a pass nor a fail."""
+
+
 class ClaimViolation(AssertionError):
     """Raised inside the property when a drawn input has a negative margin."""
 
@@ -127,7 +133,8 @@ class Claim:
 @dataclass
 class ClaimResult:
     """Outcome of :func:`run_claim`.  ``status``: ``pass``, ``fail`` (a negative margin),
-    ``error`` (the check raised) or ``unavailable``."""
+    ``error`` (the check raised), ``inconclusive`` (the check cannot decide on this input,
+    :class:`Inconclusive`) or ``unavailable``."""
 
     id: str
     number: int

@@ -5,11 +5,11 @@ A new subject (e.g. trained-model claims) is a module with a ``CLAIMS`` list, ad
 
 from __future__ import annotations
 
-from ditgp.verify.claims import constructions, fft, iterations, spectra, statistics
+from ditgp.verify.claims import constructions, fft, iterations, probes, spectra, statistics
 from ditgp.verify.claims.base import Claim
 
 #: The subject modules whose ``CLAIMS`` make up the registry.
-SUBJECTS = (iterations, spectra, constructions, statistics, fft)
+SUBJECTS = (iterations, spectra, constructions, statistics, fft, probes)
 
 REGISTRY: dict[str, Claim] = {
     c.id: c for c in sorted((c for m in SUBJECTS for c in m.CLAIMS), key=lambda c: c.number)

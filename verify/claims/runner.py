@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from ditgp.verify.claims.base import Claim, ClaimResult, ClaimViolation, Outcome
+from ditgp.verify.claims.base import Claim, ClaimResult, ClaimViolation, Inconclusive, Outcome
 from hypothesis import Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
@@ -65,6 +65,9 @@ def run_claim(c: Claim, *, examples: int = 100, seed: int = 0,
     except ClaimViolation as exc:  # the shrunk example is the last one replayed
         result.status = "fail"
         result.counterexample = _describe(exc.input)
+        result.message = str(exc)
+    except Inconclusive as exc:
+        result.status = "inconclusive"
         result.message = str(exc)
     except Exception as exc:  # noqa: BLE001 - a check that raises is reported, not hidden
         result.status = "error"

@@ -107,7 +107,8 @@ class Experiment:
     def summarise(self, results: dict[str, dict[str, Any]], cells: list[Cell],
                   ctx: Context) -> dict[str, Any]:
         """From every finished cell: write PNGs into ``ctx.root`` and return
-        ``{"numbers": {...}, "markdown": "...", "figures": [file names]}``."""
+        ``{"verdict": {...}, "numbers": {...}, "markdown": "...", "figures": [file names]}``;
+        the verdict object is :func:`ditgp.verify.reproduce.verdict.make_verdict`'s."""
         raise NotImplementedError
 
     def estimate_seconds(self, params: dict[str, Any], cells: list[Cell], device: str) -> float:
@@ -403,15 +404,20 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
     summary = exp.summarise(results, cells, ctx)
     # where the cells ran (a summary may be rebuilt elsewhere from finished cells)
     ran_on = sorted({str(done[c.id].get("device_name") or done[c.id].get("device")) for c in cells})
-    doc = {"experiment": name, "title": exp.title, "preset": preset, "device": ", ".join(ran_on),
-           "params": params, "seeds": list(seed_list),
+    from .verdict import validate_verdict, verdict_markdown
+
+    verdict = summary.get("verdict")
+    validate_verdict(verdict)  # every experiment ends in a verdict (verdict.py)
+    doc = {"experiment": name, "title": exp.title, "verdict": verdict, "preset": preset,
+           "device": ", ".join(ran_on), "params": params, "seeds": list(seed_list),
            "cell_seconds": {c.id: done[c.id].get("seconds") for c in cells},
            "numbers": summary.get("numbers", {}), "figures": summary.get("figures", [])}
     write_json(root / "results.json", doc)
     head = (f"# {exp.title}\n\n*`ditgp reproduce {name} --preset {preset}` — seeds "
             f"{', '.join(map(str, seed_list))}, device {doc['device']}; cells in `cells/`, full "
             "numbers in `results.json`.*\n\n")
-    atomic_write_text(root / "summary.md", head + (f"**Claim.** {exp.claim}\n\n" if exp.claim else "")
+    atomic_write_text(root / "summary.md", head + verdict_markdown(verdict) + "\n"
+                      + (f"**Claim.** {exp.claim}\n\n" if exp.claim else "")
                       + summary.get("markdown", "") + "\n")
     if figures is not None:
         copy_figures(root, Path(figures) / name, [*doc["figures"], "summary.md"])
