@@ -17,14 +17,16 @@ listed file has the recorded sha256; :func:`latest_checkpoint` returns the newes
 and reports the others it had to skip.  No pickle anywhere: tensors go through safetensors,
 everything else through JSON.
 
-Test hook (used by the kill -9 test): with ``DITGP_CHECKPOINT_PAUSE=STEP:FLAGFILE`` in the
-environment, writing the checkpoint of step ``STEP`` stops half-way (after the model file,
-before the rest), creates ``FLAGFILE`` and sleeps until the process is killed.
+Test hook (used by the kill -9, lock and worker tests): with
+``DITGP_CHECKPOINT_PAUSE=STEP:FLAGFILE[:RELEASEFILE]`` in the environment, writing the
+checkpoint of step ``STEP`` (``any``: the first checkpoint this process writes) stops half-way
+(after the model file, before the rest), creates ``FLAGFILE`` (holding the pid) and sleeps
+until the process is killed — or, with ``RELEASEFILE``, until that file exists, and then
+carries on.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ditgp.numerics.atomic import atomic_write_text, fsync_dir
+from ditgp.numerics.atomic import atomic_write_text, fsync_dir, sha256_file
 from ditgp.theory.errors import SpecError
 
 __all__ = [
@@ -66,20 +68,7 @@ class Checkpoint:
 
 
 # -- small file-system helpers -------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+_sha256 = sha256_file
 
 
 def step_name(step: int) -> str:
@@ -144,16 +133,21 @@ def set_rng_tensors(tensors: dict[str, torch.Tensor]) -> None:
 
 
 # -- write / read --------------------------------------------------------------------------
+_paused: list[int] = []  # steps at which this process has paused (``any`` pauses once)
+
+
 def _test_pause(step: int, stage: str) -> None:
-    """The deterministic kill -9 test hook (see the module docstring)."""
+    """The deterministic test hook (see the module docstring)."""
     value = os.environ.get(PAUSE_ENV)
     if not value or stage != "after-model":
         return
-    want, _, flag = value.partition(":")
-    if want.strip() != str(step):
+    want, _, rest = value.partition(":")
+    flag, _, release = rest.partition(":")
+    if want.strip() != str(step) and not (want.strip() == "any" and not _paused):
         return
-    Path(flag).write_text(f"paused writing checkpoint {step}\n")
-    while True:  # wait to be killed
+    _paused.append(step)
+    Path(flag).write_text(f"paused writing checkpoint {step} (pid {os.getpid()})\n")
+    while not (release and Path(release).exists()):  # wait to be killed, or released
         time.sleep(0.05)
 
 
@@ -164,7 +158,8 @@ def write_checkpoint(root: str | Path, step: int, tensors: dict[str, dict[str, t
     ``tensors`` maps each group (``model``, ``ema``, ``optimizer``, ``rng``) to a dict of
     tensors; ``state`` is JSON-serialisable (floats round-trip exactly through JSON).
     """
-    from safetensors.torch import save_file
+    from ditgp.numerics.atomic import write_safetensors
+    from ditgp.numerics.bundle import _jsonable
 
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise SpecError("keep", keep, "an integer ≥ 1 (checkpoints to keep)")
@@ -182,13 +177,14 @@ def write_checkpoint(root: str | Path, step: int, tensors: dict[str, dict[str, t
                 continue
             path = tmp / f"{group}.safetensors"
             data = {k: v.detach().cpu().contiguous() for k, v in tensors[group].items()}
-            save_file(data, str(path), metadata={"format": CHECKPOINT_FORMAT, "group": group})
-            _fsync_file(path)
+            # byte-reproducible (sorted metadata), ordinary permissions, fsynced
+            write_safetensors(path, data, {"format": CHECKPOINT_FORMAT, "group": group})
             files[group] = _sha256(path)
             if group == "model":
                 _test_pause(step, "after-model")
         body = {"format": CHECKPOINT_FORMAT, "step": int(step), "files": files, **state}
-        text = json.dumps(body, indent=2, allow_nan=False) + "\n"
+        # non-finite numbers (a diverged evaluation) as null / "inf": JSON has no NaN
+        text = json.dumps(_jsonable(body), indent=2, allow_nan=False) + "\n"
         with open(tmp / STATE, "w") as f:
             f.write(text)
             f.flush()

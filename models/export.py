@@ -21,9 +21,6 @@ pickle.  Its manifest says ``origin: "trained"`` and carries
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +30,17 @@ import numpy as np
 import torch
 from ditgp.numerics.bundle import (
     BUNDLE_FORMAT,
-    MANIFEST,
+    COMMON_KEYS,
+    NETWORK_DTYPES,
     WEIGHTS,
+    BuiltNetwork,
     BundleError,
+    BundleKind,
     _jsonable,
-    _sha256,
     load_bundle,
+    open_bundle,
+    register_bundle_kind,
+    write_bundle,
 )
 from ditgp.numerics.oracle import Oracle
 from ditgp.theory.errors import SpecError
@@ -50,7 +52,8 @@ from .data import independent_frames_score
 
 __all__ = ["ORIGIN", "MEASURE_SAMPLES", "MEASURE_SEED", "MEASURE_RTOL", "TrainedNetwork",
            "export_bundle", "load_trained", "load_network", "measure_score_error",
-           "measure_t_grid", "trained_info", "trained_info_lines", "verify_trained"]
+           "measure_t_grid", "trained_info", "trained_info_lines", "verify_trained",
+           "network_time_range"]
 
 ORIGIN = "trained"
 #: seeded GP draws per time on which the exported error is measured
@@ -125,41 +128,11 @@ def measure_score_error(score_fn: Callable, spec: GPSpec, t_grid: list[float],
             "n": int(n), "seed": int(seed)}
 
 
-def _write_atomic(target: Path, tensors: dict[str, torch.Tensor], manifest: dict) -> Path:
-    from safetensors.torch import save_file
-
-    if target.exists() and (not target.is_dir() or
-                            (any(target.iterdir()) and not (target / MANIFEST).exists())):
-        raise BundleError(f"{target}: exists and is not a ditgp bundle; refusing to overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": BUNDLE_FORMAT})
-        with open(tmp / WEIGHTS, "rb+") as f:
-            os.fsync(f.fileno())
-        manifest["weights"]["sha256"] = _sha256(tmp / WEIGHTS)
-        with open(tmp / MANIFEST, "w") as f:
-            json.dump(_jsonable(manifest), f, indent=2, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / "bundle")
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
 def export_bundle(model: torch.nn.Module, cfg: ModelConfig, spec: GPSpec, out_dir,
                   *, metrics: dict, t0: float, measure: bool = True) -> Path:
-    """Write ``model`` as a bundle into ``out_dir`` (replacing an earlier bundle there
-    atomically; refusing a folder that is not a bundle).  ``t0`` is the smallest time the
+    """Write ``model`` as a bundle into ``out_dir`` (:func:`ditgp.numerics.bundle.write_bundle`:
+    an earlier bundle there is replaced atomically, other files in its folder are kept; a
+    folder that is not a bundle is refused).  ``t0`` is the smallest time the
     network was trained for (``time_range = [t0, T]``); ``metrics`` any JSON-able dict.
     The relative score error on :func:`measure_t_grid` is measured and recorded (``measure=
     False``: ``measured`` is ``null`` — a network trained on data that is not a GP of
@@ -193,7 +166,8 @@ def export_bundle(model: torch.nn.Module, cfg: ModelConfig, spec: GPSpec, out_di
         "origin": ORIGIN,
         "library": {"name": "ditgp", "version": ditgp.__version__},
         "architecture": mcfg.to_dict(),
-        "theory_architecture": model.arch.to_dict() if theory else None,
+        "theory_architecture": (model.arch.to_dict() | {"dtype": str(
+            next(model.parameters()).dtype).removeprefix("torch.")}) if theory else None,
         "layout": model.arch.layout.to_dict() if theory else None,
         "init_from": getattr(model, "init_from", None),
         "spec": spec.to_dict(),
@@ -215,7 +189,7 @@ def export_bundle(model: torch.nn.Module, cfg: ModelConfig, spec: GPSpec, out_di
                         for k, v in tensors.items()},
         },
     }
-    return _write_atomic(Path(out_dir).resolve(), tensors, manifest)
+    return write_bundle(out_dir, tensors, manifest)
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -248,69 +222,70 @@ def is_trained_bundle(directory) -> bool:
         return False
 
 
-def load_trained(directory, device: str | torch.device = "cpu") -> TrainedNetwork:
-    """Load and validate a trained bundle (manifest, sha256, tensor names/shapes/dtypes,
-    architecture) onto ``device``; raises :class:`~ditgp.numerics.BundleError` naming the
-    problem."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+#: Manifest keys of a trained bundle (``docs/weights-format.md``, "Trained networks").
+TRAINED_KEYS = (*COMMON_KEYS, "origin", "theory_architecture", "layout", "init_from",
+                "time_range", "output", "metrics", "measured")
 
+
+def _build_trained(manifest: dict[str, Any]) -> BuiltNetwork:
+    """The trained kind of the one bundle verifier (:func:`ditgp.numerics.bundle.open_bundle`):
+    the module of the manifest's architecture in the stored dtype, what it returns, the
+    times it was trained for (inside the spec's ``[t0, T]``) and its resources."""
     from .dit import DiT
     from .theory_net import TheoryNet
 
-    path = Path(directory)
-    manifest = _read_manifest(path)
-    mpath, wpath = path / MANIFEST, path / WEIGHTS
-    if manifest.get("origin") != ORIGIN:
-        raise BundleError(f"{mpath}: not a trained bundle (origin "
-                          f"{manifest.get('origin', 'constructed')!r})")
-    if not wpath.is_file():
-        raise BundleError(f"{wpath}: missing weights file")
-    try:
-        cfg = ModelConfig.from_dict(manifest["architecture"])
-        spec = GPSpec.from_dict(manifest["spec"])
-        t0, T = (float(v) for v in manifest["time_range"])
-        spec.schedule.check_time(t0, "time_range")
-        expected = manifest["weights"]["sha256"]
-        table = manifest["weights"]["tensors"]
-        if cfg.arch == "theory":
-            from ditgp.numerics.architecture import ArchConfig
+    cfg = ModelConfig.from_dict(manifest["architecture"])
+    spec = GPSpec.from_dict(manifest["spec"])
+    dtype = manifest["weights"]["dtype"]
+    if dtype not in NETWORK_DTYPES:
+        raise ValueError(f"weights.dtype {dtype!r} is not one of {', '.join(NETWORK_DTYPES)}")
+    tr = manifest["time_range"]
+    if not (isinstance(tr, list) and len(tr) == 2):
+        raise ValueError(f"time_range {tr!r} is not [t0, T]")
+    t0, T = (float(spec.schedule.check_time(v, "time_range")) for v in tr)
+    if not t0 < T:
+        raise ValueError(f"time_range {tr!r} is not an interval t0 < T")
+    if cfg.arch == "theory":
+        from ditgp.numerics.architecture import ArchConfig
 
-            model: torch.nn.Module = TheoryNet(ArchConfig.from_dict(
-                manifest["theory_architecture"]), cfg)
-        else:
-            model = DiT(cfg, spec)
-    except (KeyError, TypeError, ValueError, SpecError) as exc:
-        raise BundleError(f"{mpath}: corrupt manifest ({type(exc).__name__}: {exc})") from None
-    actual = _sha256(wpath)
-    if actual != expected:
-        raise BundleError(f"{wpath}: sha256 mismatch (manifest {str(expected)[:12]}…, "
-                          f"file {actual[:12]}…): the weights were modified or truncated")
-    try:
-        tensors = load_file(str(wpath))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise BundleError(f"{wpath}: corrupt weights file ({exc})") from None
-    want = model.state_dict()
-    if set(tensors) != set(want) or set(table) != set(want):
-        missing = sorted(set(want) - set(tensors))[:3]
-        extra = sorted(set(tensors) - set(want))[:3]
-        raise BundleError(f"{wpath}: tensor names do not match the architecture "
-                          f"(missing {missing}, unexpected {extra})")
-    dtypes = {v.dtype for v in tensors.values() if v.is_floating_point()}
-    if len(dtypes) != 1:
-        raise BundleError(f"{wpath}: expected one floating dtype, found "
-                          f"{sorted(map(str, dtypes))}")
-    model = model.to(dtypes.pop())
-    for name, ref in model.state_dict().items():
-        got = tensors[name]
-        if tuple(got.shape) != tuple(ref.shape) or list(got.shape) != table[name]["shape"]:
-            raise BundleError(f"{wpath}: tensor {name!r} has shape {tuple(got.shape)}, "
-                              f"architecture expects {tuple(ref.shape)}")
-    model.load_state_dict(tensors, strict=True)
-    model = model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return TrainedNetwork(path, manifest, cfg, spec, model, _score_fn(model, spec, (t0, T)))
+        model: torch.nn.Module = TheoryNet(ArchConfig.from_dict(manifest["theory_architecture"]),
+                                           cfg)
+        dims = (model.arch.width, model.arch.layers, model.arch.heads)
+    else:
+        model = DiT(cfg, spec)
+        dims = (cfg.width, cfg.depth, cfg.heads)
+    model = model.to(getattr(torch, dtype))
+    resources = {"D": dims[0], "L": dims[1], "M": dims[2],
+                 "params": count_parameters(model, trainable_only=False)}
+    return BuiltNetwork(model, spec, _module_output(model), (t0, T), resources)
+
+
+register_bundle_kind(BundleKind(ORIGIN, TRAINED_KEYS, _build_trained,
+                                loader="ditgp.models.load_network"))
+
+
+def load_trained(directory, device: str | torch.device = "cpu") -> TrainedNetwork:
+    """Load a trained bundle onto ``device``, verified by the one bundle verifier
+    (:func:`ditgp.numerics.bundle.open_bundle`: files, sha256, tensor table, each tensor's
+    name, shape and dtype, ``output``, ``time_range``, ``resources``); raises
+    :class:`~ditgp.numerics.BundleError` naming the problem."""
+    path = Path(directory)
+    manifest, built, _ = open_bundle(path, ORIGIN)
+    model = built.module.to(device).eval()
+    cfg = ModelConfig.from_dict(manifest["architecture"])
+    return TrainedNetwork(path, manifest, cfg, built.spec, model,
+                          _score_fn(model, built.spec, built.time_range))
+
+
+def network_time_range(manifest: dict[str, Any]) -> tuple[float, float]:
+    """The times the network of a (verified) bundle manifest serves: a trained network its
+    ``time_range``; a construction its ``t`` (fixed) or ``[t0, T]`` (gated, multiply)."""
+    if manifest.get("origin") == ORIGIN:
+        t0, T = manifest["time_range"]
+        return float(t0), float(T)
+    from ditgp.numerics.bundle import served_times
+
+    return served_times(manifest["construction"], GPSpec.from_dict(manifest["spec"]))
 
 
 def load_network(bundle_dir, device: str | torch.device = "cpu"
@@ -349,10 +324,11 @@ def trained_info(directory, check: bool = False) -> dict[str, Any]:
         "init_from": m.get("init_from"),
         "sha256": m["weights"]["sha256"], "valid": True,
     }
-    if check:
-        meas = m["measured"]
-        again = measure_score_error(net.score, net.spec, meas["t"], meas["n"], meas["seed"])
-        info["rechecked_rel_error"] = again["rel_error"]
+    if check:  # the checks of `ditgp verify --weights` (one verifier for both commands)
+        res = verify_trained(directory)
+        info["checks"] = res["checks"]
+        info["valid"] = res["passed"]
+        info["rechecked_rel_error"] = res.get("rechecked_rel_error")
     return info
 
 
@@ -361,7 +337,7 @@ def trained_info_lines(info: dict[str, Any]) -> list[str]:
     meas = info.get("measured") or {}
     lines = [
         f"bundle     {info['bundle']} ({info['format']}, ditgp {info['library_version']}) "
-        "— valid, trained network",
+        f"— {'valid' if info['valid'] else 'INVALID'}, trained network",
         f"spec       {info['spec']}",
         f"network    {a['arch']}: {a['attention']} attention, {a['pos_emb']} positions, "
         f"mlp_ratio {a['mlp_ratio']:g}; output {info['output']}; "
@@ -374,8 +350,10 @@ def trained_info_lines(info: dict[str, Any]) -> list[str]:
                           zip(meas["t"], meas["rel_error"], meas["baseline_rel_error"],
                               strict=True))
         lines.append(f"error      relative score error vs exact: {pairs}")
-    if "rechecked_rel_error" in info:
+    if info.get("rechecked_rel_error"):
         lines.append("recheck    " + ", ".join(f"{e:.3g}" for e in info["rechecked_rel_error"]))
+    for c in info.get("checks", []):
+        lines.append(f"check      {c['name']}: {'ok' if c['passed'] else 'FAILED'} ({c['detail']})")
     if info.get("init_from"):
         lines.append(f"init from  {info['init_from']}")
     return lines
@@ -422,6 +400,7 @@ def verify_trained(directory, seed: int = 0) -> dict[str, Any]:
         checks.append(_check("measured", dev <= MEASURE_RTOL,
                              f"re-measured errors deviate from the recorded ones by "
                              f"{dev:.3g} relative (allowed {MEASURE_RTOL:g})"))
+        out["rechecked_rel_error"] = again["rel_error"]
     except (KeyError, TypeError, ValueError) as exc:
         checks.append(_check("measured", False, f"manifest 'measured' unusable ({exc})"))
         again = None

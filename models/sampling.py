@@ -51,7 +51,7 @@ from ditgp.theory.spec import GPSpec
 __all__ = ["SAMPLERS", "GRIDS", "PRIORS", "DEFAULT_BATCH", "ScoreFn", "time_grid",
            "exact_score_fn", "load_score", "sample", "sde_step", "ode_step",
            "linear_sampler_covariance", "exact_sampler_variances", "sampler_covariance_error",
-           "convergence_errors", "require_all_t"]
+           "convergence_errors", "require_all_t", "estimate_seconds"]
 
 SAMPLERS = ("sde", "ode")
 GRIDS = ("uniform", "log")
@@ -199,6 +199,31 @@ def sample(score_fn: ScoreFn, spec: GPSpec, n: int, *, sampler: str = "sde", ste
                                 "--grid log)")
             out[lo:lo + m] = X
     return out
+
+
+def estimate_seconds(score_fn: ScoreFn, spec: GPSpec, n: int, *, sampler: str = "sde",
+                     steps: int = 200, batch: int = DEFAULT_BATCH, prior: str = "exact"
+                     ) -> tuple[float, str]:
+    """Wall clock of :func:`sample` before the work: one step of one chunk (``min(batch, n)``
+    rows, the sampler's own step function and score) is timed here and multiplied by the
+    steps and chunks, which run one after another.  Returns ``(seconds, how)``."""
+    import time
+
+    _check_common(spec, sampler, prior)
+    n, batch, steps = _int("--n", n, 1), _int("batch", batch, 1), _int("--steps", steps, 1)
+    m = min(batch, n)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([0, 0])))
+    sched = spec.schedule
+    X = _prior(Oracle.for_spec(spec), rng, m, sched.T, prior)
+    noise = rng.standard_normal(X.shape) if sampler == "sde" else None
+    t_next = float(time_grid(sched.t0, sched.T, steps, "log")[1])
+    start = time.perf_counter()
+    _STEPS[sampler](score_fn, X, float(sched.T), t_next, noise)
+    per_step = time.perf_counter() - start
+    chunks = -(-n // batch)
+    return (per_step * steps * chunks,
+            f"one step of a {m}-row chunk took {per_step:.3g} s here; × {steps} steps × "
+            f"{chunks} chunk(s)")
 
 
 # -- exact covariance of linear samplers ------------------------------------------------------

@@ -152,6 +152,10 @@ def from_bundle_unchecked_spec(path: str | Path) -> TheoryNet:
         b = load_bundle(path)
     except BundleError as exc:
         raise SpecError("--init-from", str(path), f"a valid construction bundle ({exc})") from None
+    if not b.config.time_features:  # training samples every t: a fixed-t network serves one
+        raise SpecError("--init-from", str(path), "a construction serving every t in [t0, T] "
+                        f"(this one is fixed at t={b.manifest['construction'].get('t')}; build "
+                        "one with `ditgp construct --time-conditioning gated`)")
     net = TheoryNet(b.config, init_from=str(path))
     net.net.load_state_dict(b.module.state_dict(), strict=True)
     net.spec = b.spec

@@ -60,6 +60,7 @@ from ditgp.models.checkpoint import (
 )
 from ditgp.models.config import ModelConfig
 from ditgp.models.ema import ema_decay, learning_rate, make_ema, update_ema
+from ditgp.models.run_folder import LOCK_NAME, RunFolder, train_set_record
 from ditgp.numerics.oracle import Oracle
 from ditgp.theory.errors import SpecError, require
 from ditgp.theory.spec import GPSpec
@@ -477,8 +478,10 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
     if tc.threads is not None:
         torch.set_num_threads(tc.threads)
     dist = _dist_setup(tc.device)
+    folder = RunFolder(out, resume=resume, main=dist.main, notify=say)  # lock, checks, clean-up
     stack = contextlib.ExitStack()  # the prefetch thread and the signal handlers
     try:
+        folder.open()
         device = _resolve_device(tc.device, dist)
         cfg.check_H(spec.H)
         data_info = None
@@ -516,7 +519,7 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
                                       + "; ".join(f"{Path(p).name}: {why}" for p, why in skipped))
             for p, why in skipped:
                 say(f"skipped checkpoint {p}: {why}")
-        elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        elif out.exists() and (not out.is_dir() or any(p.name != LOCK_NAME for p in out.iterdir())):
             raise SpecError("--out", str(out), "a new or empty folder (or --resume to continue "
                             "the run in it)")
         dist.barrier()  # every rank has checked the folder before rank 0 writes into it
@@ -579,6 +582,7 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
                               world=dist.world)
         if data_info is not None:
             run_cfg["data"] = data_info
+        run_cfg.update(train_set_record(out / "train_set.safetensors", stored if resume else None))
         if dist.main:
             atomic_write_text(out / "config.json", json.dumps(run_cfg, indent=2) + "\n")
 
@@ -657,8 +661,9 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
             if not math.isfinite(float(gnorm)):  # same value on every rank (gradients all-reduced)
                 raise SpecError("--lr", tc.lr, f"a learning rate at which training stays finite: the "
                                 f"gradient norm became {float(gnorm)} at step {k} (the weights are "
-                                "not updated; the last checkpoint is intact — lower --lr, e.g. "
-                                "1e-6 with --init-from)")
+                                "not updated) — lower --lr, e.g. 1e-6 with --init-from: before "
+                                "the first checkpoint the folder is emptied, so rerun the command; "
+                                "after it, start again in a new --out (resume keeps --lr)")
             opt.step()
             update_ema(ema, model, ema_decay(k, tc.ema))
             window.add(float(loss.detach()), floor, float(gnorm), lr)
@@ -710,6 +715,7 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
         return result
     finally:
         stack.close()
+        folder.close()
         dist.close()
 
 

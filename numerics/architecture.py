@@ -328,8 +328,10 @@ class Transformer(nn.Module):
         cfg = self.config
         if X.ndim != 3 or X.shape[1] != cfg.d or X.shape[2] > cfg.H:
             raise ValueError(f"X has shape {tuple(X.shape)}, expected (n, {cfg.d}, ≤{cfg.H})")
-        phi = self.encoder.time_features(self._times(X, t))  # (n, F)
-        Y = self.encoder(X.to(cfg.torch_dtype), phi)  # (n, H, D)
+        dtype = self.decoder.W.dtype  # the weights' (a float32-trained family network's config
+        # may say float64: it is copied from the construction it started from)
+        phi = self.encoder.time_features(self._times(X, t)).to(dtype)  # (n, F)
+        Y = self.encoder(X.to(dtype), phi)  # (n, H, D)
         trace = ForwardTrace(output=Y, residuals=[Y]) if return_all else None
         for block in self.blocks:
             Y, P = block(Y, phi)

@@ -180,6 +180,8 @@ def _ints(flag: str, text: str) -> list[int]:
         raise SpecError(flag, text, "comma-separated positive integers") from None
     if not out or min(out) < 2:
         raise SpecError(flag, text, "comma-separated integers ≥ 2")
+    if len(set(out)) != len(out):  # a growth exponent is fitted across distinct lengths
+        raise SpecError(flag, text, "distinct integers (each length once)")
     return out
 
 

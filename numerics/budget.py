@@ -37,6 +37,9 @@ __all__ = [
     "ESTIMATE_FACTOR",
     "FFT_LANCZOS_STEPS",
     "FLOP_BUDGET",
+    "SECONDS_BUDGET",
+    "check_seconds",
+    "human_seconds",
     "LAYER_BUDGET",
     "MEMORY_FRACTION",
     "Budget",
@@ -68,6 +71,9 @@ LAYER_BUDGET = 10_000
 ESTIMATE_FACTOR = 3.0
 #: ... and the dense spectral ones (derive, oracle, score) within this tighter factor.
 SPECTRAL_ESTIMATE_FACTOR = 1.5
+#: Wall-clock seconds a command may plan without ``--force`` (sampling, comparisons and
+#: experiment grids whose cost is timed or modelled before the work).
+SECONDS_BUDGET = 6 * 3600.0
 #: Bytes of one float64.
 F64 = 8
 #: Host memory per constructed layer beyond its tensors (Python module objects, the feed-forward
@@ -433,3 +439,31 @@ def fft_score_estimate(n: int, H: int, d: int) -> Estimate:
     flops = 40 * 4 * 10.0 * n * d * 2 * H * math.log2(max(2 * H, 2))
     return Estimate(f"the certified FFT-path solves of {n} sequences (H={H}, d={d})", mem, flops,
                     parts={"fft": mem})
+
+
+# -- time -----------------------------------------------------------------------------------
+
+
+def human_seconds(seconds: float) -> str:
+    """``42 s``, ``12.5 min``, ``7.3 h`` or ``9.1 days``."""
+    if not math.isfinite(seconds):
+        return "∞"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def check_seconds(flag: str, value, seconds: float, how: str, *, force: bool = False,
+                  alternative: str = "", limit: float = SECONDS_BUDGET) -> None:
+    """Refuse (:class:`ResourceError` naming ``flag=value``) work estimated at more than
+    ``limit`` seconds of wall clock, unless ``force``; ``how`` says how it was estimated."""
+    if force or seconds <= limit:
+        return
+    fix = f"; {alternative}" if alternative else ""
+    raise ResourceError(flag, value, f"a request within the time budget of {human_seconds(limit)}: "
+                        f"it is estimated at {human_seconds(seconds)} ({how}){fix}; --force runs "
+                        "it anyway")

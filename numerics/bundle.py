@@ -10,11 +10,9 @@ pickle (safetensors + JSON only).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -26,7 +24,9 @@ from .architecture import network_score
 from .realise import check_frames
 
 __all__ = ["BUNDLE_FORMAT", "BundleError", "Bundle", "BundleCheck", "CheckItem", "build_manifest",
-           "save_bundle", "load_bundle", "validate_bundle"]
+           "save_bundle", "load_bundle", "validate_bundle", "write_bundle", "check_bundle_target",
+           "open_bundle", "BuiltNetwork", "BundleKind", "register_bundle_kind", "served_times",
+           "check_served_time", "read_manifest"]
 
 BUNDLE_FORMAT = "ditgp.bundle/1"
 WEIGHTS = "weights.safetensors"
@@ -35,14 +35,6 @@ MANIFEST = "manifest.json"
 
 class BundleError(Exception):
     """A weight bundle that cannot be used: the message says which file and why."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 #: Data tensors stored beside the network's own: ``Σ`` ``(d, d)`` and ``γ(0..H-1)`` ``(H,)``
@@ -98,6 +90,8 @@ def build_manifest(con) -> dict[str, Any]:
         "ffn_units": con.ffn_units,
         "blocks_per_iteration": con.blocks_per_iteration,
         "spec": con.spec.to_dict(),
+        "output": "score",
+        "time_range": list(served_times(con.choices.to_dict() | {"t": con.t}, con.spec)),
         "construction": con.choices.to_dict(),
         "plan": con.plan.to_dict(),
         "multiply": con.multiply.to_dict() if con.multiply else None,
@@ -113,43 +107,64 @@ def build_manifest(con) -> dict[str, Any]:
     })
 
 
-def save_bundle(con, directory: str | Path) -> Path:
-    """Write the bundle into ``directory``: a new folder appears atomically (temporary folder +
-    ``os.replace``); in an existing bundle folder only the bundle's own files are replaced
-    (each atomically, weights first), so other files there (notes, reports) are kept.  Folder
-    and files get the usual permissions (``0777``/``0666`` less the umask)."""
-    from safetensors.torch import save_file
+def check_bundle_target(target: str | Path) -> None:
+    """Refuse, before any work, a bundle folder that cannot receive a bundle: a file, a
+    dangling symbolic link, or a non-empty folder that is not a bundle (someone's files)."""
+    target = Path(target)
+    if target.is_symlink() and not target.exists():
+        raise BundleError(f"{target}: a dangling symbolic link where the bundle folder belongs "
+                          "(remove it, or point it at a folder)")
+    if target.exists() and not target.is_dir():
+        raise BundleError(f"{target}: exists and is a file, not a bundle folder; refusing to "
+                          "overwrite")
+    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).exists():
+        raise BundleError(f"{target}: exists and is not a ditgp bundle; refusing to overwrite")
+
+
+def write_bundle(directory: str | Path, tensors: dict[str, torch.Tensor],
+                 manifest: dict[str, Any]) -> Path:
+    """The one bundle writer (constructions and trained networks).  A new folder appears
+    atomically (a temporary sibling, every file fsynced, one rename); in an existing bundle
+    folder only the bundle's own two files are replaced — each atomically, weights first, the
+    manifest (which names the weights' hash) last — so other files there (notes, a ``verify``
+    report) are kept.  Files and folder get the usual permissions (``0666``/``0777`` less
+    the umask); the weights file is byte-reproducible.  Temporaries left by a writer that was
+    killed are removed first.  ``manifest['weights']['sha256']`` is filled in."""
+    from .atomic import (
+        atomic_write_text,
+        fsync_dir,
+        remove_stale_temporaries,
+        sha256_file,
+        temporary_sibling,
+        write_safetensors,
+    )
 
     target = Path(directory).resolve()
-    if target.exists() and (not target.is_dir() or
-                            (any(target.iterdir()) and not (target / MANIFEST).exists())):
-        raise BundleError(f"{target}: exists and is not a ditgp bundle; refusing to overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    check_bundle_target(target)
+    remove_stale_temporaries(target)
+    tmp = temporary_sibling(target)
     try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700 whatever the umask
-        save_file(_all_tensors(con), str(tmp / WEIGHTS), metadata={"format": BUNDLE_FORMAT})
-        manifest = build_manifest(con)
-        manifest["weights"]["sha256"] = _sha256(tmp / WEIGHTS)
-        with open(tmp / MANIFEST, "w") as f:
-            json.dump(manifest, f, indent=2, sort_keys=False, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        for name in (WEIGHTS, MANIFEST):  # safetensors writes 0600 whatever the umask
-            os.chmod(tmp / name, 0o666 & ~mask)
+        write_safetensors(tmp / WEIGHTS, tensors, {"format": BUNDLE_FORMAT})
+        manifest["weights"]["sha256"] = sha256_file(tmp / WEIGHTS)
+        atomic_write_text(tmp / MANIFEST, json.dumps(_jsonable(manifest), indent=2,
+                                                     allow_nan=False) + "\n")
         if not target.exists():
             os.replace(tmp, target)
+            fsync_dir(target.parent)
             return target
         for name in (WEIGHTS, MANIFEST):  # the manifest last: it names the weights' hash
             os.replace(tmp / name, target / name)
+        fsync_dir(target)
         shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def save_bundle(con, directory: str | Path) -> Path:
+    """Write the bundle of a construction into ``directory`` (:func:`write_bundle`)."""
+    return write_bundle(directory, _all_tensors(con), build_manifest(con))
 
 
 @dataclass
@@ -167,11 +182,18 @@ class Bundle:
     def layout(self):
         return self.config.layout
 
+    @property
+    def time_range(self) -> tuple[float, float]:
+        """The times the network serves (:func:`served_times`)."""
+        return served_times(self.manifest["construction"], self.spec)
+
     def score(self, X, t: float | None = None):
-        """Network output for ``X`` ``(n, d, H)`` (numpy in → numpy out)."""
+        """Network output for ``X`` ``(n, d, H)`` (numpy in → numpy out) at a time it serves
+        (default: the construction's ``t``); any other time is refused."""
         if t is None:
             t = self.manifest["construction"]["t"]
         self.spec.schedule.check_time(t)
+        check_served_time(t, self.time_range, "construction")
         check_frames(self.config, X)
         return network_score(self.module, X, t)
 
@@ -236,60 +258,236 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def load_bundle(directory: str | Path) -> Bundle:
-    """Load and validate a bundle; raises :class:`BundleError` naming the problem."""
+# -- the one verifier of bundles (constructed and trained) --------------------------------
+
+#: Manifest keys every bundle has (``docs/weights-format.md``).
+COMMON_KEYS = ("format", "library", "architecture", "spec", "resources", "weights")
+#: ... and those of a construction.
+CONSTRUCTED_KEYS = (*COMMON_KEYS, "layout", "ffn_units", "blocks_per_iteration", "construction",
+                    "plan", "multiply", "measured", "error_bound")
+#: Floating dtypes a bundle may store its network in.
+NETWORK_DTYPES = ("float32", "float64")
+
+
+@dataclass
+class BuiltNetwork:
+    """What a bundle kind rebuilds from a manifest, before any weight is loaded: the empty
+    ``module`` (its state-dict names, shapes and dtypes are what the weights must have), the
+    ``spec``, what its forward pass returns (``output``), the times it serves
+    (``time_range``, a single time for a fixed-``t`` construction), its ``resources``
+    (``D, L, M, params`` of the module), and ``data_names``: tensors of the file that are not
+    the module's (checked by ``check_data``)."""
+
+    module: torch.nn.Module
+    spec: Any
+    output: str
+    time_range: tuple[float, float]
+    resources: dict[str, int]
+    data_names: tuple[str, ...] = ()
+    check_data: Any = None  # (wpath, data, spec) -> None
+
+
+@dataclass(frozen=True)
+class BundleKind:
+    """A kind of bundle the verifier knows: ``origin`` (the manifest's ``origin``; absent
+    means ``constructed``), the manifest ``keys`` the docs promise, whether ``output`` and
+    ``time_range`` must be present (older constructions lack both and are read with the
+    values their construction implies), and ``build(manifest) -> BuiltNetwork``."""
+
+    origin: str
+    keys: tuple[str, ...]
+    build: Any
+    promises_required: bool = True
+    loader: str = "ditgp.load_bundle"
+
+
+#: Registered kinds by origin; ``ditgp.models`` registers ``trained`` when imported.
+BUNDLE_KINDS: dict[str, BundleKind] = {}
+
+
+def register_bundle_kind(kind: BundleKind) -> BundleKind:
+    BUNDLE_KINDS[kind.origin] = kind
+    return kind
+
+
+def served_times(construction: dict[str, Any], spec) -> tuple[float, float]:
+    """The times a constructed network serves: ``[t, t]`` for ``fixed`` time conditioning (its
+    coefficients are those of one ``t``), ``[t0, T]`` of the spec for ``gated``/``multiply``."""
+    sched = spec.schedule
+    if construction.get("time_conditioning", "fixed") == "fixed":
+        t = float(construction["t"])
+        return (t, t)
+    return (float(sched.t0), float(sched.T))
+
+
+def check_served_time(t: Any, time_range: tuple[float, float], what: str = "network",
+                      flag: str = "t") -> float:
+    """``t`` as a float if the network serves it (``time_range``; a single time for a
+    fixed-``t`` construction, to relative ``1e-12``); :class:`SpecError` naming ``flag``
+    otherwise — a network is never asked for a time it was not built or trained for."""
     from ditgp.theory.errors import SpecError
-    from ditgp.theory.spec import GPSpec
+
+    lo, hi = time_range
+    try:
+        tt = np.asarray(t, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SpecError(flag, t, "a time (a number)") from None
+    ok = bool(np.all(np.isfinite(tt)))
+    if ok and lo == hi:
+        ok = bool(np.all(np.abs(tt - lo) <= 1e-12 * max(abs(lo), 1e-300)))
+        if not ok:
+            raise SpecError(flag, t, f"t={lo:g}, the only time this {what} serves (a fixed-t "
+                                     "construction; construct one with --time-conditioning "
+                                     "gated to serve every t in [t0, T])")
+    ok = ok and bool(np.all((tt >= lo * (1 - 1e-12)) & (tt <= hi * (1 + 1e-12))))
+    if not ok:
+        raise SpecError(flag, t, f"a time in [{lo:g}, {hi:g}], the range this {what} serves")
+    return float(tt) if tt.ndim == 0 else t
+
+
+def _corrupt(mpath: Path, exc: BaseException | str) -> BundleError:
+    why = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    return BundleError(f"{mpath}: corrupt manifest ({why})")
+
+
+def open_bundle(directory: str | Path, origin: str) -> tuple[dict[str, Any], BuiltNetwork,
+                                                             dict[str, torch.Tensor]]:
+    """Verify the bundle folder ``directory`` of kind ``origin`` and return ``(manifest,
+    built, data)`` with ``built.module`` holding the weights (eval mode, no gradients) and
+    ``data`` the extra tensors.  Every promise of ``docs/weights-format.md`` is checked, the
+    same way for constructed and trained bundles; the first broken one raises
+    :class:`BundleError` naming the file:
+
+    * the folder, ``manifest.json`` (a JSON object, this format, every documented key) and
+      ``weights.safetensors``;
+    * ``weights.sha256`` — a sha256 (never skipped: ``null`` is refused) equal to the file's;
+    * the tensor table — the file's names, and for **each tensor** its shape and dtype;
+    * the architecture — names and shapes the module has, and each tensor's dtype the one the
+      architecture runs in (``float32``/``float64``; a float16 re-save is refused);
+    * ``output`` — what the forward pass returns (``eps`` ↔ ``score`` cannot be swapped);
+    * ``time_range`` — the times the network serves;
+    * ``resources`` — ``D``, ``L``, ``M`` and ``params`` of the rebuilt module.
+    """
+    from ditgp.theory.errors import SpecError
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .architecture import ArchConfig, Transformer
+    from .atomic import sha256_file
 
     path = Path(directory)
     mpath, wpath = path / MANIFEST, path / WEIGHTS
     manifest = read_manifest(path)
-    if manifest.get("origin", "constructed") != "constructed":
-        raise BundleError(f"{mpath}: a {manifest.get('origin')} network, not a construction "
-                          "(load it with ditgp.models.load_network)")
+    found = manifest.get("origin", "constructed")
+    if found != origin:
+        if origin == "constructed":
+            raise BundleError(f"{mpath}: a {found} network, not a construction "
+                              "(load it with ditgp.models.load_network)")
+        raise BundleError(f"{mpath}: not a {origin} bundle (origin {found!r})")
+    kind = BUNDLE_KINDS.get(origin)
+    if kind is None:  # pragma: no cover - ditgp.models registers "trained" on import
+        raise BundleError(f"{mpath}: a {origin} bundle (load it with ditgp.models.load_network)")
+    missing = [k for k in kind.keys if k not in manifest]
+    if missing:
+        raise _corrupt(mpath, f"missing {', '.join(repr(k) for k in missing)}")
     if not wpath.is_file():
         raise BundleError(f"{wpath}: missing weights file")
-    try:
-        expected = manifest["weights"]["sha256"]
-        table = manifest["weights"]["tensors"]
-        config = ArchConfig.from_dict(manifest["architecture"])
-        spec = GPSpec.from_dict(manifest["spec"])
-    except (KeyError, TypeError, ValueError, SpecError) as exc:
-        raise BundleError(f"{mpath}: corrupt manifest ({type(exc).__name__}: {exc})") from None
-    actual = _sha256(wpath)
+    weights = manifest["weights"]
+    expected = weights.get("sha256") if isinstance(weights, dict) else None
+    if not (isinstance(expected, str) and len(expected) == 64
+            and all(c in "0123456789abcdef" for c in expected)):
+        raise _corrupt(mpath, f"weights.sha256 is {expected!r}, not the sha256 of the weights "
+                              "file: the hash is never skipped")
+    actual = sha256_file(wpath)
     if actual != expected:
-        raise BundleError(f"{wpath}: sha256 mismatch (manifest {str(expected)[:12]}…, "
-                          f"file {actual[:12]}…): "
-                          "the weights were modified or truncated")
+        raise BundleError(f"{wpath}: sha256 mismatch (manifest {expected[:12]}…, "
+                          f"file {actual[:12]}…): the weights were modified or truncated")
     try:
         tensors = load_file(str(wpath))
     except (SafetensorError, OSError, ValueError) as exc:
         raise BundleError(f"{wpath}: corrupt weights file ({exc})") from None
-    module = Transformer(config)
-    want = module.state_dict()
-    data = {name: tensors.pop(name) for name in SPEC_TENSORS if name in tensors}
-    _check_spec_tensors(wpath, data, spec)
+    _check_table(mpath, weights.get("tensors"), tensors)
+    try:
+        built = kind.build(manifest)
+    except (KeyError, TypeError, ValueError, AttributeError, SpecError) as exc:
+        raise _corrupt(mpath, exc) from None
+    data = {name: tensors.pop(name) for name in built.data_names if name in tensors}
+    if built.check_data is not None:
+        built.check_data(wpath, data, built.spec)
+    want = built.module.state_dict()
     if set(tensors) != set(want):
         missing = sorted(set(want) - set(tensors))[:3]
         extra = sorted(set(tensors) - set(want))[:3]
         raise BundleError(f"{wpath}: tensor names do not match the architecture "
                           f"(missing {missing}, unexpected {extra})")
-    _check_table(mpath, table, {**tensors, **data})
     for name, ref in want.items():
         got = tensors[name]
         if tuple(got.shape) != tuple(ref.shape):
             raise BundleError(f"{wpath}: tensor {name!r} has shape {tuple(got.shape)}, "
                               f"architecture expects {tuple(ref.shape)}")
         if got.dtype != ref.dtype:
-            raise BundleError(f"{wpath}: tensor {name!r} has dtype {got.dtype}, "
-                              f"expected {ref.dtype}")
-    module.load_state_dict(tensors, strict=True)
-    module.eval()
-    return Bundle(path, manifest, config, module, spec, data)
+            raise BundleError(f"{wpath}: tensor {name!r} has dtype "
+                              f"{str(got.dtype).removeprefix('torch.')}, the architecture runs "
+                              f"in {str(ref.dtype).removeprefix('torch.')}")
+    _check_promises(mpath, manifest, built, required=kind.promises_required)
+    built.module.load_state_dict(tensors, strict=True)
+    built.module.eval()
+    for p in built.module.parameters():
+        p.requires_grad_(False)
+    return manifest, built, data
+
+
+def _check_promises(mpath: Path, manifest: dict[str, Any], built: BuiltNetwork,
+                    required: bool) -> None:
+    """``output``, ``time_range`` and ``resources`` say what the rebuilt network is."""
+    if "output" in manifest or required:
+        if manifest.get("output") != built.output:
+            raise BundleError(f"{mpath}: output {manifest.get('output')!r}, but this network's "
+                              f"forward pass returns {built.output!r}")
+    if "time_range" in manifest or required:
+        tr = manifest.get("time_range")
+        ok = (isinstance(tr, list) and len(tr) == 2
+              and all(_finite_number(v) is not None for v in tr))
+        if not ok or [float(v) for v in tr] != [float(v) for v in built.time_range]:
+            raise BundleError(f"{mpath}: time_range {tr!r}, but the network serves "
+                              f"{list(built.time_range)}")
+    res = manifest.get("resources")
+    if not isinstance(res, dict):
+        raise _corrupt(mpath, f"resources is {res!r}, not a mapping")
+    bad = {k: res.get(k) for k, v in built.resources.items() if res.get(k) != v}
+    if bad:
+        raise BundleError(f"{mpath}: resources {bad} differ from the network's "
+                          + ", ".join(f"{k}={built.resources[k]}" for k in bad))
+
+
+def _build_constructed(manifest: dict[str, Any]) -> BuiltNetwork:
+    from ditgp.theory.spec import GPSpec
+
+    from .architecture import ArchConfig, Transformer
+
+    config = ArchConfig.from_dict(manifest["architecture"])
+    spec = GPSpec.from_dict(manifest["spec"])
+    construction = manifest["construction"]
+    if not isinstance(construction, dict):
+        raise TypeError("construction is not a mapping")
+    time_range = served_times(construction, spec)
+    spec.schedule.check_time(time_range[0], "construction.t")
+    module = Transformer(config)
+    resources = {"D": config.width, "L": config.layers, "M": config.heads,
+                 "params": sum(p.numel() for p in module.parameters())}
+    return BuiltNetwork(module, spec, "score", time_range, resources, SPEC_TENSORS,
+                        _check_spec_tensors)
+
+
+register_bundle_kind(BundleKind("constructed", CONSTRUCTED_KEYS, _build_constructed,
+                                promises_required=False))
+
+
+def load_bundle(directory: str | Path) -> Bundle:
+    """Load and verify a construction bundle (:func:`open_bundle`); raises
+    :class:`BundleError` naming the problem."""
+    manifest, built, data = open_bundle(directory, "constructed")
+    return Bundle(Path(directory), manifest, built.module.config, built.module, built.spec,
+                  data)
 
 
 # -- validation (``ditgp inspect --check``) ------------------------------------------------

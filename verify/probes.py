@@ -132,80 +132,113 @@ def gap_weights(H: int) -> np.ndarray:
     return np.where(m == 0, H, 2 * (H - m)).astype(np.float64)
 
 
-def _wls_sse(Phi: np.ndarray, y: np.ndarray, w: np.ndarray, train: np.ndarray,
-             test: np.ndarray) -> np.ndarray:
-    """Held-out weighted squared errors at ``test`` of the WLS fit of ``y ≈ Phi β`` on
-    ``train`` (boolean masks over gaps); ``y`` may be ``(..., G)`` (fits broadcast)."""
-    sw = np.sqrt(w[train])
-    A = Phi[train] * sw[:, None]
-    beta = np.linalg.lstsq(A, (y[..., train] * sw).T, rcond=None)[0]  # (p, ...)
-    pred = (Phi[test] @ beta).T  # (..., #test)
-    return w[test] * (y[..., test] - pred) ** 2
+def _fit_ab(E: np.ndarray | None, y: np.ndarray, w: np.ndarray, mask: np.ndarray,
+            sse: bool = False):
+    """Closed-form weighted least squares ``y ≈ a·e + b`` on the gaps in ``mask``, for every
+    shape row ``e`` of ``E`` ``(S, G)`` and every profile row of ``y`` ``(N, G)``: ``(a, b)``
+    each ``(S, N)`` — and with ``sse`` the in-mask weighted SSE ``(S, N)`` from the same
+    sufficient statistics (no ``(S, N, G)`` array).  ``E=None`` fits a constant (``a = 0``); a
+    shape collinear with the constant on ``mask`` (``det ≤ 1e-12·A₁₁A₂₂``) falls back to it."""
+    wm = w * mask
+    A22 = float(wm.sum())
+    r2 = y @ wm  # (N,)
+    if E is None:
+        a, b = np.zeros((1, y.shape[0])), (r2 / A22)[None]
+        A11 = A12 = np.zeros(1)
+        r1 = np.zeros((1, y.shape[0]))
+    else:
+        A11, A12 = (E * E) @ wm, E @ wm  # (S,)
+        r1 = (E * wm) @ y.T  # (S, N)
+        det = A11 * A22 - A12 * A12
+        ok = (det > 1e-12 * A11 * A22)[:, None]
+        safe = np.where(ok[:, 0], det, 1.0)[:, None]
+        a = np.where(ok, (A22 * r1 - A12[:, None] * r2[None]) / safe, 0.0)
+        b = np.where(ok, (A11[:, None] * r2[None] - A12[:, None] * r1) / safe, (r2 / A22)[None])
+    if not sse:
+        return a, b
+    syy = (y * y) @ wm  # (N,)
+    out = (syy[None] - 2 * a * r1 - 2 * b * r2[None] + a * a * A11[:, None]
+           + 2 * a * b * A12[:, None] + b * b * A22)
+    return a, b, np.maximum(out, 0.0)
 
 
-def _cv_error(Phi: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Leave-one-gap-out CV error (weighted mean squared prediction error) of a linear model."""
+def _errors(E: np.ndarray | None, a: np.ndarray, b: np.ndarray, y: np.ndarray,
+            w: np.ndarray) -> np.ndarray:
+    """Weighted squared errors ``w (y − a·e − b)²`` at every gap: ``(S, N, G)``."""
+    pred = b[:, :, None] if E is None else a[:, :, None] * E[:, None, :] + b[:, :, None]
+    return w * (y[None] - pred) ** 2
+
+
+def _cv_shapes(E: np.ndarray | None, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Leave-one-gap-out CV error of ``a·e + b`` for each shape row (``(S, N)``; weighted mean
+    squared prediction error over the held-out gaps)."""
     G = y.shape[-1]
-    tot = np.zeros(y.shape[:-1])
+    tot = 0.0
     for g in range(G):
-        test = np.zeros(G, dtype=bool)
-        test[g] = True
-        tot = tot + _wls_sse(Phi, y, w, ~test, test)[..., 0]
+        mask = np.ones(G)
+        mask[g] = 0.0
+        a, b = _fit_ab(E, y, w, mask)
+        tot = tot + _errors(E, a, b, y, w)[:, :, g]
     return tot / w.sum()
 
 
 def fit_profile_models(profile, gamma, *, exact=None, control=None) -> dict[str, Any]:
     """Leave-one-gap-out CV errors of the candidate shapes for one profile or a stack
-    ``(..., G)`` of profiles (:func:`kernel_model_test` describes the candidates).  Returns
-    ``{"cv": {name: error(s)}, "tau": best decay length of the exponential (full fit)}``."""
-    y = np.asarray(profile, dtype=np.float64)
+    ``(N, G)`` of profiles (:func:`kernel_model_test` describes the candidates).  Returns
+    ``{"cv": {name: error(s)}, "tau": best decay length of the exponential (full fit),
+    "decay_share": the share a·⟨w, e^{−m/τ}⟩/⟨w, p⟩ of the attention mass in that decay,
+    "tau_max": the top of the τ grid}``."""
+    y0 = np.asarray(profile, dtype=np.float64)
     g = np.asarray(gamma, dtype=np.float64)
-    G = y.shape[-1]
-    require(g.shape == (G,) and G >= 4, "profile", y.shape,
-            f"profiles over the {g.shape[0]} gaps of gamma (≥ 4 gaps)")
+    G = y0.shape[-1]
+    require(g.shape == (G,) and G >= 4 and y0.ndim in (1, 2), "profile", y0.shape,
+            f"one profile or a stack (N, G) over the {g.shape[0]} gaps of gamma (≥ 4 gaps)")
+    y = y0.reshape(-1, G)
     w = gap_weights(G)
     m = np.arange(G, dtype=np.float64)
-    one = np.ones(G)
     shapes = {"kernel": g, "flat": None}
     if exact is not None:
         shapes["exact-operator"] = np.asarray(exact, dtype=np.float64)
     if control is not None:
         shapes["control"] = np.asarray(control, dtype=np.float64)
-    cv = {}
-    for name, shape in shapes.items():
-        Phi = one[:, None] if shape is None else np.stack([shape, one], axis=1)
-        cv[name] = _cv_error(Phi, y, w)
-    # free-length exponential: τ refitted inside each fold (grid search on the training gaps)
+    cv = {name: _cv_shapes(None if e is None else e[None], y, w)[0] for name, e in shapes.items()}
+    # free-length exponential: τ refitted inside each fold (best in-fold fit on the training
+    # gaps), scored at the held-out gap
     taus = np.geomspace(0.25, 4.0 * G, TAU_GRID_SIZE)
-    basis = [np.stack([np.exp(-m / tau), one], axis=1) for tau in taus]
-    tot = np.zeros(y.shape[:-1])
+    E = np.exp(-m[None, :] / taus[:, None])  # (T, G)
+    tot = np.zeros(y.shape[0])
+    rows = np.arange(y.shape[0])
     for gap in range(G):
-        test = np.zeros(G, dtype=bool)
-        test[gap] = True
-        train = ~test
-        # in-fold SSE on the training gaps per τ, and the held-out error of each τ's fit
-        fit_sse = np.stack([_wls_sse(P, y, w, train, train).sum(axis=-1) for P in basis])
-        held = np.stack([_wls_sse(P, y, w, train, test)[..., 0] for P in basis])
-        best = np.argmin(fit_sse, axis=0)
-        tot = tot + np.take_along_axis(held, best[None], axis=0)[0]
+        mask = np.ones(G)
+        mask[gap] = 0.0
+        a, b, fit = _fit_ab(E, y, w, mask, sse=True)  # each (T, N)
+        best = np.argmin(fit, axis=0)  # (N,): the τ of the best in-fold fit
+        pred = a[best, rows] * E[best, gap] + b[best, rows]
+        tot = tot + w[gap] * (y[:, gap] - pred) ** 2
     cv["free-exponential"] = tot / w.sum()
-    full = np.stack([_wls_sse(P, y, w, one > 0, one > 0).sum(axis=-1) for P in basis])
+    a_full, _, full = _fit_ab(E, y, w, np.ones(G), sse=True)  # (T, N)
     k = np.argmin(full, axis=0)
     tau_hat = taus[k]
-    if y.ndim == 1:  # one profile: refine τ between the grid neighbours (a smooth 1-D problem)
+    mass = y @ w
+    decay_share = np.where(mass > 0, a_full[k, rows] * (E[k] @ w) / np.where(mass > 0, mass, 1),
+                           0.0)  # (N,): share of the attention mass in the exponential term
+    if y0.ndim == 1:  # one profile: refine τ between the grid neighbours (a smooth 1-D problem)
         from scipy.optimize import minimize_scalar
 
         def sse(log_tau):
-            P = np.stack([np.exp(-m / math.exp(log_tau)), one], axis=1)
-            return float(_wls_sse(P, y, w, one > 0, one > 0).sum())
+            e = np.exp(-m / math.exp(log_tau))[None]
+            aa, bb = _fit_ab(e, y, w, np.ones(G))
+            return float(_errors(e, aa, bb, y, w).sum())
 
-        lo, hi = math.log(taus[max(k - 1, 0)]), math.log(taus[min(k + 1, taus.size - 1)])
-        if hi > lo:
-            r = minimize_scalar(sse, bounds=(lo, hi), method="bounded",
-                                options={"xatol": 1e-6})
-            if r.fun <= float(full[k]):
-                tau_hat = math.exp(r.x)
-    return {"cv": cv, "tau": tau_hat}
+        kk = int(k[0])
+        lo, hi = math.log(taus[max(kk - 1, 0)]), math.log(taus[min(kk + 1, taus.size - 1)])
+        tau_hat = float(taus[kk])
+        r = minimize_scalar(sse, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6})
+        if r.fun <= float(full[kk, 0]):
+            tau_hat = math.exp(r.x)
+        cv = {name: float(v[0]) for name, v in cv.items()}
+        decay_share = float(decay_share[0])
+    return {"cv": cv, "tau": tau_hat, "decay_share": decay_share, "tau_max": float(taus[-1])}
 
 
 def _kernel_fit(y: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -266,7 +299,9 @@ def kernel_model_test(profiles, gamma, *, exact=None, control=None, n_boot: int 
             (1.0 if cv["kernel"] == 0 else float("inf")),
             "explained": 1.0 - cv["kernel"] / flat if flat > 0 else 0.0,
             "scale": float(a), "share": float(share), "share_lower": share_lo,
-            "share_min": SHARE_MIN, "tau": float(fit["tau"]), "n_inputs": int(n),
+            "share_min": SHARE_MIN, "tau": float(fit["tau"]),
+            "decay_share": float(fit["decay_share"]), "tau_max": float(fit["tau_max"]),
+            "n_inputs": int(n),
             "n_boot": int(n_boot) if n >= 2 else 0,
             "replication": "probe inputs (this network; not training seeds)",
             "candidates": sorted(cv)}

@@ -71,6 +71,16 @@ def _device(args) -> str:
     return str(dev)
 
 
+def _check_train_args(args) -> None:
+    """``bench train``: ``--steps`` a count of timed steps, ``--device`` a training device."""
+    from ditgp.theory.errors import SpecError
+
+    if args.steps is not None and args.steps < 1:
+        raise SpecError("--steps", args.steps, "an integer ≥ 1 (timed optimizer steps)")
+    if args.device is not None and args.device.split(":")[0] not in ("cpu", "cuda"):
+        raise SpecError("--device", args.device, "cpu or cuda[:N] (the devices ditgp trains on)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench",
                        help="benchmarks: oracle vs dense solve; depth/heads of constructions; "
@@ -125,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise SpecError("--steps", args.steps, "an integer ≥ 1")
     if args.which == "train":
+        _check_train_args(args)
         return _run_train(args)
     if args.which == "stream":
         return _run_stream(args)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -33,10 +34,53 @@ USER_ERRORS = ("BundleError",)
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line: ``ditgp CMD: error: … (see --help)``."""
+    """An argument parser whose errors are one line: ``ditgp CMD: error: … (see --help)``.
+
+    A negative number in scientific notation (``--lr -1e-3``) is a value, not a flag: argparse
+    recognises only ``-1`` and ``-0.5`` and answered "expected one argument"; the value now
+    reaches the validation that names what is wrong with it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(
+            r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|nan)$", re.IGNORECASE)
 
     def error(self, message: str):  # noqa: D102 - argparse API
         self.exit(EXIT_USER, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+class _Given(argparse.Action):
+    """``store`` (or ``append``) that also records the flag as given on the command line, so
+    that a command whose spec comes from a run or bundle can refuse spec flags that would
+    otherwise be ignored silently (``--H 32`` equals the default: only this tells it apart)."""
+
+    def __init__(self, option_strings, dest, append: bool = False, **kwargs):
+        self.append = append
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if self.append:
+            values = [*(getattr(namespace, self.dest, None) or []), values]
+        setattr(namespace, self.dest, values)
+        given = dict(getattr(namespace, "given_spec_flags", None) or {})
+        given[option_string] = values[-1] if self.append else values
+        namespace.given_spec_flags = given
+
+
+def given_spec_flags(args: argparse.Namespace, ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The spec flags given on the command line (``{flag: value}``), less ``ignore``."""
+    return {k: v for k, v in (getattr(args, "given_spec_flags", None) or {}).items()
+            if k not in ignore}
+
+
+def refuse_spec_flags(args: argparse.Namespace, source: str, ignore: tuple[str, ...] = ()) -> None:
+    """Refuse spec flags when the spec comes from ``source`` (a run or a bundle): they would be
+    ignored, and the output labelled with a spec the user did not get."""
+    given = given_spec_flags(args, ignore)
+    if given:
+        flag, value = next(iter(given.items()))
+        raise SpecError(flag, value, f"no spec flags with {source} (the spec comes from the "
+                                     f"network's bundle; drop {', '.join(given)})")
 
 
 def is_user_error(exc: BaseException) -> bool:
@@ -134,17 +178,20 @@ def add_spec_arguments(parser: argparse.ArgumentParser, *, time: bool = True) ->
     """``--kernel NAME [--param K=V ...] --H N --d N [--spatial ...] [--t0 --T] [--spec FILE]``
     and, with ``time=True``, ``--t T``."""
     g = parser.add_argument_group("GP spec")
-    g.add_argument("--spec", metavar="FILE.json", help="GP spec as JSON (replaces the flags below)")
-    g.add_argument("--kernel", default="laplace", metavar="NAME",
+    g.add_argument("--spec", action=_Given, metavar="FILE.json",
+                   help="GP spec as JSON (replaces the flags below)")
+    g.add_argument("--kernel", action=_Given, default="laplace", metavar="NAME",
                    help="temporal kernel (default: laplace); see `ditgp derive --list-kernels`")
-    g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+    g.add_argument("--param", action=_Given, append=True, default=[], metavar="KEY=VALUE",
                    help="kernel parameter, repeatable (e.g. --param ell=4)")
-    g.add_argument("--H", type=int, default=32, help="number of frames (default: 32)")
-    g.add_argument("--d", type=int, default=4, help="frame dimension (default: 4)")
-    g.add_argument("--spatial", default="identity",
+    g.add_argument("--H", action=_Given, type=int, default=32,
+                   help="number of frames (default: 32)")
+    g.add_argument("--d", action=_Given, type=int, default=4, help="frame dimension (default: 4)")
+    g.add_argument("--spatial", action=_Given, default="identity",
                    help="identity | ar:RHO | random:KAPPA:SEED | file:PATH.npy (default: identity)")
-    g.add_argument("--t0", type=float, default=None, help="early-stopping time t_0 (default: 1e-3)")
-    g.add_argument("--T", type=float, default=None, help="horizon T (default: 10)")
+    g.add_argument("--t0", action=_Given, type=float, default=None,
+                   help="early-stopping time t_0 (default: 1e-3)")
+    g.add_argument("--T", action=_Given, type=float, default=None, help="horizon T (default: 10)")
     if time:
         g.add_argument("--t", type=float, default=0.1,
                        help="diffusion time in [t_0, T] (default: 0.1)")
@@ -316,8 +363,12 @@ def read_npy_header(flag: str, path: str) -> tuple[tuple[int, ...], Any]:
 def check_writable_folder(flag: str, folder: Path) -> None:
     """Refuse, before any work, an output location where nothing can be created: probe the
     nearest existing folder by creating (and removing) a temporary file there."""
+    check_utf8_path(flag, folder)
     probe = folder
     while not probe.exists() and probe.parent != probe:
+        if probe.is_symlink():  # a dangling link where a folder belongs
+            raise SpecError(flag, str(folder), f"a folder ({probe} is a dangling symbolic link to "
+                            "a missing target: remove it, or point it at a folder)")
         probe = probe.parent
     if not probe.is_dir():
         raise SpecError(flag, str(folder), f"a path inside a folder ({probe} is a file)")
@@ -327,6 +378,32 @@ def check_writable_folder(flag: str, folder: Path) -> None:
     except OSError as exc:
         raise SpecError(flag, str(folder),
                         f"a writable location ({probe}: {exc.strerror or exc})") from None
+
+
+def check_utf8_path(flag: str, path: str | Path) -> None:
+    """Refuse a path whose name is not UTF-8 (a byte such as ``\\xff``): reports write the
+    path into UTF-8 text, which failed only after all the work."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SpecError(flag, os.fsencode(str(path)), "a path whose name is UTF-8 text (this one "
+                        "holds a byte that is not; rename it)") from None
+
+
+def check_new_files(flag: str, folder: Path, names: tuple[str, ...], force: bool,
+                    what: str = "report") -> None:
+    """Refuse, before any work, a ``folder`` that already holds one of the files ``names`` a
+    command would write there (another command's report, or the user's own file) unless
+    ``force``; and a ``folder`` that is a file."""
+    check_utf8_path(flag, folder)
+    if folder.exists() and not folder.is_dir():
+        raise SpecError(flag, str(folder), f"a folder for the {what} (this is a file)")
+    if force or not folder.is_dir():
+        return
+    there = [n for n in names if (folder / n).exists()]
+    if there:
+        raise SpecError(flag, str(folder), f"a folder without a {what} ({folder / there[0]} "
+                        "exists; --force replaces the report's files, or choose another folder)")
 
 
 def atomic_write(path: Path, write: Callable[[Any], None]) -> None:

@@ -34,8 +34,69 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the draws (default: 0)")
     add_threads_argument(p)
     p.add_argument("--out", default="ditgp-compare", metavar="DIR",
-                   help="report folder (default: ditgp-compare)")
+                   help="report folder (default: ditgp-compare); one holding a comparison "
+                        "already is refused unless --force")
+    p.add_argument("--force", action="store_true",
+                   help="replace the report files (compare.md/json, PNGs) of an existing --out; "
+                        "run beyond the time budget")
     p.set_defaults(run=run)
+
+
+#: The files a comparison writes into --out (the only ones --force replaces).
+REPORT_FILES = ("compare.md", "compare.json", "errors.png", "excess_loss.png",
+                "attention_profile.png", "attention_heatmaps.png", "layer_distance.png")
+
+
+def check_construction_bundle(flag: str, bundle: str | None) -> None:
+    """``--bundle`` must be a construction: a trained bundle is not "the construction"."""
+    from ditgp.models.export import is_trained_bundle
+    from ditgp.theory.errors import SpecError
+
+    if bundle is not None and is_trained_bundle(bundle):
+        raise SpecError(flag, bundle, "a construction bundle (made by `ditgp construct`; this one "
+                        "is a trained network: compare it as --run, or --control)")
+
+
+def _check_budget(args, grid: list[float] | None) -> None:
+    """Wall clock of the comparison before the work: the trained network is timed on a few
+    draws here and the count of network evaluations (draws and DSM pairs per time, two networks)
+    extrapolated from it; the draws' memory too."""
+    import time
+    from pathlib import Path
+
+    import numpy as np
+
+    from ditgp.models.export import load_trained
+    from ditgp.numerics import BundleError
+    from ditgp.numerics.budget import F64, Estimate, check_seconds
+    from ditgp.numerics.oracle import Oracle
+    from ditgp.theory.errors import SpecError
+    from ditgp.verify.trained import DSM_N, PROBE_N, default_t_grid
+
+    final = Path(args.run_dir) / "final"
+    if not (final / "manifest.json").is_file():
+        raise SpecError("--run", args.run_dir, "a training run folder with a final/ bundle "
+                        "(made by ditgp train)")
+    try:
+        tr = load_trained(final)
+    except BundleError as exc:
+        raise SpecError("--run", args.run_dir, f"a run with a valid final bundle ({exc})") from None
+    spec = tr.spec
+    points = len(grid) if grid else len(default_t_grid(spec))
+    Estimate(f"{args.n} draws per t (H={spec.H}, d={spec.d})",
+             8 * F64 * float(args.n) * spec.d * spec.H).check(
+        "--n", args.n, force=args.force, alternative="fewer --n")
+    m = min(args.n, 32)
+    t = float(np.sqrt(spec.schedule.t0 * spec.schedule.T))
+    X = Oracle.for_spec(spec).sample(m, seed=0, t=t)
+    start = time.perf_counter()
+    tr.score(X, t)
+    per_row = (time.perf_counter() - start) / m
+    rows = points * (args.n + DSM_N) + PROBE_N
+    check_seconds("--n", args.n, 2 * per_row * rows,
+                  f"the trained network scored {m} draws at {per_row:.3g} s each here; × {rows} "
+                  f"draws over {points} times × 2 networks", force=args.force,
+                  alternative="fewer --n or --t-grid times")
 
 
 def parse_t_grid(text: str | None) -> list[float] | None:
@@ -53,6 +114,9 @@ def parse_t_grid(text: str | None) -> list[float] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ditgp.cli.common import check_new_files, check_writable_folder
     from ditgp.theory.errors import SpecError
     from ditgp.verify.trained import compare
 
@@ -61,7 +125,12 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError("--n", args.n, "an integer ≥ 2")
     if not (0 < args.eps < 1):
         raise SpecError("--eps", args.eps, "a relative accuracy in (0, 1)")
-    doc = compare(args.run_dir, bundle=args.bundle, t_grid=parse_t_grid(args.t_grid), n=args.n,
+    check_new_files("--out", Path(args.out), REPORT_FILES, args.force, "comparison")
+    check_writable_folder("--out", Path(args.out))
+    check_construction_bundle("--bundle", args.bundle)
+    grid = parse_t_grid(args.t_grid)
+    _check_budget(args, grid)
+    doc = compare(args.run_dir, bundle=args.bundle, t_grid=grid, n=args.n,
                   seed=args.seed, eps=args.eps, control=args.control, probe_t=args.probe_t,
                   out=args.out)
     print("operator probe (Jacobian vs −A_t⁻¹): relative error per t")

@@ -45,11 +45,15 @@ def run(args: argparse.Namespace) -> int:
     _check_path(args.bundle)
     if is_trained_bundle(args.bundle):  # a trained network (ditgp train): its own summary
         tinfo = trained_info(args.bundle, check=args.check)
+        failed = [c["name"] for c in tinfo.get("checks", []) if not c["passed"]]
         if args.json:
             emit_json(tinfo)
         else:
             print("\n".join(trained_info_lines(tinfo)))
-        return 0
+        if failed:
+            print(f"ditgp inspect: {args.bundle}: check failed ({', '.join(failed)})",
+                  file=sys.stderr)
+        return 1 if failed else 0
     b = load_bundle(args.bundle)
     m = b.manifest
     r = m["resources"]

@@ -65,18 +65,21 @@ def run(args: argparse.Namespace) -> int:
     from ditgp.cli.common import check_writable_folder
     from ditgp.theory.errors import SpecError
     from ditgp.verify.reproduce import ORDER, experiment, run_all, run_experiment
-    from ditgp.verify.reproduce.base import parse_overrides
+    from ditgp.verify.reproduce.base import apply_overrides, check_params, parse_overrides
 
     names = list(ORDER) if args.experiment == "all" else [args.experiment]
-    if args.list:
-        for name in names:
-            exp = experiment(name)
-            print(f"# {name} --preset {args.preset}: {exp.title}")
-            print(json.dumps(exp.params(args.preset), indent=2))
-        return 0
     overrides = parse_overrides(args.overrides)
     if args.experiment == "all" and overrides:
         raise SpecError("--set", args.overrides[0], "used with one experiment, not all")
+    if args.list:  # the parameters --set would give (a bad --set is refused, as without --list)
+        for name in names:
+            exp = experiment(name)
+            params = apply_overrides(exp.params(args.preset), overrides,
+                                     f"{name} --preset {args.preset}")
+            check_params(params)
+            print(f"# {name} --preset {args.preset}: {exp.title}")
+            print(json.dumps(params, indent=2))
+        return 0
     device = args.device or ("cuda" if args.preset == "gpu" else "cpu")
     jobs = args.jobs if args.jobs is not None else (
         1 if device.startswith("cuda") else max(1, min(2, os.cpu_count() or 1)))

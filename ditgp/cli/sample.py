@@ -36,8 +36,54 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                           "meaning; default: 512)")
     p.add_argument("--output", required=True, metavar="samples.npy", help="where to write")
     p.add_argument("--report", default=None, metavar="DIR", help="write a metrics report here")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --output")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing --output and the report files of --report; run "
+                        "beyond the time or memory budget")
     p.set_defaults(run=run)
+
+
+#: The files ``--report DIR`` writes (an existing one is replaced only with --force).
+REPORT_FILES = ("report.md", "report.json", "autocorrelation.png", "spatial.png")
+
+
+def _check_outputs(args) -> None:
+    """Refuse, before any work, an --output or --report that cannot be written or would
+    replace a file without --force."""
+    from pathlib import Path
+
+    from ditgp.cli.common import check_new_files, check_writable_folder
+    from ditgp.theory.errors import SpecError
+
+    out = Path(args.output)
+    if out.is_dir():
+        raise SpecError("--output", str(out), "a .npy file name (this is a folder)")
+    if out.suffix != ".npy":
+        raise SpecError("--output", str(out), "a .npy file name")
+    if (out.exists() or out.is_symlink()) and not args.force:
+        raise SpecError("--output", str(out), "a path that does not exist yet (or --force)")
+    check_writable_folder("--output", out.parent)
+    if args.report:
+        check_new_files("--report", Path(args.report), REPORT_FILES, args.force,
+                        "sample report")
+        check_writable_folder("--report", Path(args.report))
+
+
+def _check_budget(args, fn, spec, report_base: bool) -> None:
+    """Memory of the samples (and of the exact-score sampler's, with --report) and the wall
+    clock, timed on one step of one chunk, within the budget (or --force)."""
+    from ditgp.models.sampling import estimate_seconds
+    from ditgp.numerics.budget import F64, Estimate, check_seconds
+
+    copies = 2 if report_base else 1
+    rows = float(args.n) * spec.d * spec.H
+    Estimate(f"{args.n} samples (H={spec.H}, d={spec.d})" + (" and the exact-score sampler's"
+             if report_base else ""), F64 * rows * (copies + 1)).check(
+        "--n", args.n, force=args.force, alternative="ask for fewer sequences")
+    seconds, how = estimate_seconds(fn, spec, args.n, sampler=args.sampler, steps=args.steps,
+                                    batch=args.batch, prior=args.prior)
+    check_seconds("--n", args.n, copies * seconds, how + (" × 2 with --report (the exact-score "
+                  "sampler runs too)" if copies == 2 else ""), force=args.force,
+                  alternative="fewer --n or --steps")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,25 +93,26 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from ditgp.cli.common import spec_from_args
+    from ditgp.cli.common import refuse_spec_flags, spec_from_args
     from ditgp.models.sampling import exact_score_fn, load_score, sample
     from ditgp.theory.errors import SpecError
 
     apply_threads(args.threads)
+    if args.n < 1:
+        raise SpecError("--n", args.n, "an integer ≥ 1")
     out = Path(args.output)
-    if out.exists() and not args.force:
-        raise SpecError("--output", str(out), "a path that does not exist yet (or --force)")
-    if out.suffix != ".npy":
-        raise SpecError("--output", str(out), "a .npy file name")
+    _check_outputs(args)
     if args.exact:
         spec = spec_from_args(args)
         fn, source = exact_score_fn(spec), "exact score"
     else:
         src = args.run_dir or args.weights
+        refuse_spec_flags(args, "--run" if args.run_dir else "--weights")
         fn, spec, _ = load_score(src)
         source = f"{'run' if args.run_dir else 'bundle'} {src}"
     opts = dict(sampler=args.sampler, steps=args.steps, grid=args.grid, seed=args.seed,
                 prior=args.prior, batch=args.batch)
+    _check_budget(args, fn, spec, report_base=bool(args.report) and not args.exact)
     start = time.perf_counter()
     X = sample(fn, spec, args.n, progress=True, **opts)
     seconds = time.perf_counter() - start

@@ -78,11 +78,15 @@ def run(args: argparse.Namespace) -> int:
     out = _check_output(args, Path(args.input))
     net = None
     if args.weights:
-        from ditgp.models.export import load_network
+        from ditgp.cli.common import refuse_spec_flags
+        from ditgp.models.export import load_network, network_time_range
+        from ditgp.numerics.bundle import check_served_time
         from ditgp.theory.spec import GPSpec
 
+        refuse_spec_flags(args, "--weights", ignore=("--t",))
         net, manifest = load_network(args.weights)
         spec = GPSpec.from_dict(manifest["spec"])
+        check_served_time(args.t, network_time_range(manifest), "network", flag="--t")
     else:
         from ditgp.numerics.oracle import AUTO_SWITCH_H
 
@@ -92,8 +96,10 @@ def run(args: argparse.Namespace) -> int:
 
         spec = spec_from_args(args, estimate)
     if shape[1:] != (spec.d, spec.H):
+        fix = ("the network's, from its bundle: reshape the input" if net is not None
+               else "set --d and --H to match")
         raise SpecError("--input", args.input, f"an array of shape (n, d, H) = (n, {spec.d}, "
-                        f"{spec.H}) (got {shape}; set --d and --H to match)")
+                        f"{spec.H}) (got {shape}; {fix})")
     try:
         X = np.load(args.input, allow_pickle=False)
     except ValueError as exc:
@@ -102,6 +108,13 @@ def run(args: argparse.Namespace) -> int:
     if not np.all(np.isfinite(X)):
         raise SpecError("--input", args.input, "finite values (it holds NaN or ±inf)")
     S = exact_score(spec, X, args.t, method=args.method) if net is None else net(X, args.t)
+    bad = ~np.all(np.isfinite(S), axis=tuple(range(1, S.ndim)))
+    if bad.any():  # nothing is written: a file of NaN scores is not a result
+        big = float(np.max(np.abs(X[bad])))
+        raise SpecError("--input", args.input, f"sequences the {'network' if net is not None else 'oracle'} "
+                        f"scores finitely (the score of {int(bad.sum())} of {len(bad)} is not "
+                        f"finite; their largest |x| is {big:.3g}: overflow — scale them to the "
+                        "size of the data, |x| of order 1–10)")
     atomic_write(out, lambda f: np.save(f, S, allow_pickle=False))
     source = f", network {args.weights}" if net is not None else ""
     print(f"wrote {out} (shape {S.shape}, float64, t={args.t:g}{source})")

@@ -90,6 +90,11 @@ def _check_out(args: argparse.Namespace) -> None:
     if out.is_dir() and any((out / f).exists() for f in REPORT_FILES) and not args.force:
         raise SpecError("--out", args.out, "a folder without a report (pass --force to replace "
                         "its report files)")
+    if args.run_dir:  # the comparison goes to OUT/trained/
+        from ditgp.cli.common import check_new_files
+        from ditgp.cli.compare import REPORT_FILES as COMPARE_FILES
+
+        check_new_files("--out", out / "trained", COMPARE_FILES, args.force, "comparison")
     probe = out
     while not probe.exists():
         probe = probe.parent
@@ -102,6 +107,29 @@ def _check_out(args: argparse.Namespace) -> None:
             os.unlink(tmp)
         except OSError as exc:
             raise SpecError("--out", args.out, f"a writable folder ({exc.strerror})") from None
+
+
+def _check_run_flags(args: argparse.Namespace) -> None:
+    """--bundle and --control belong to --run (they were ignored without it), and so do the
+    trained-model claims (101+)."""
+    from ditgp.theory.errors import SpecError
+
+    if not args.run_dir:
+        for flag, value in (("--bundle", args.bundle), ("--control", args.control)):
+            if value is not None:
+                raise SpecError(flag, value, "--run RUN as well (it is the construction, or the "
+                                "control run, that a training run is compared with)")
+        from ditgp.verify.claims.registry import TRAINED
+
+        numbers = {str(c.number) for c in TRAINED.values()}
+        for k in (k.strip() for k in (args.claims or "").split(",")):
+            if k in TRAINED or k in numbers:
+                raise SpecError("--claims", k, "--run RUN as well (the trained-model claims "
+                                "101+ check a training run)")
+        return
+    from ditgp.cli.compare import check_construction_bundle
+
+    check_construction_bundle("--bundle", args.bundle)
 
 
 def _row(number: int, cid: str, source: str, examples: int, margin, status: str) -> str:
@@ -129,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     if args.claims is not None and not [k for k in args.claims.split(",") if k.strip()]:
         raise SpecError("--claims", args.claims, "at least one claim id or number (omit "
                         "--claims for all)")
+    _check_run_flags(args)
     _check_out(args)
     if args.merge:
         from ditgp.verify.report import merge_reports

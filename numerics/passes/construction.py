@@ -53,6 +53,10 @@ class Construction:
         """Network output for ``X`` ``(n, d, H)`` at ``t`` (default: the construction's ``t``)."""
         t = self.t if t is None else t
         self.spec.schedule.check_time(t)
+        from ..bundle import check_served_time, served_times
+
+        check_served_time(t, served_times(self.choices.to_dict() | {"t": self.t}, self.spec),
+                          "construction")
         check_frames(self.config, X)
         return network_score(self.module, X, t)
 

@@ -3,6 +3,8 @@ the same global batch and seed (to all-reduce rounding), and resume works under 
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import socket
 import subprocess
@@ -68,6 +70,13 @@ def test_two_gloo_processes_equal_one_process_and_resume(tmp_path):
         assert _close(ddp, one, DDP_ATOL), f"DDP and 1-process parameters differ at step {step}"
         assert all(v.dtype == torch.float64 for v in ddp.tensors["model"].values())
     assert ddp.state["run"]["world_size"] == 2
+    # the logged numbers too: each rank's sums, all-reduced, over the world's batch (not twice)
+    logged = {run: [json.loads(x) for x in (tmp_path / run / "metrics.jsonl").read_text()
+                    .splitlines() if '"train"' in x] for run in ("ddp", "one")}
+    assert [r["step"] for r in logged["ddp"]] == [r["step"] for r in logged["one"]] == [1, 2, 3, 4]
+    for a, b in zip(logged["ddp"], logged["one"], strict=True):
+        for key in ("loss", "floor", "excess", "grad_norm"):
+            assert math.isclose(a[key], b[key], rel_tol=1e-9, abs_tol=1e-12), (key, a, b)
 
     # the check can fail: a 1-process run on half the global batch is far outside DDP_ATOL
     args = build_parser().parse_args(["train", *base, "--steps", "4", "--out", str(tmp_path / "half")])

@@ -39,6 +39,16 @@ from typing import Any
 from ditgp.theory.errors import ResourceError, SpecError, require
 
 from ..report import atomic_write_bytes, atomic_write_text
+from .folder import (
+    cell_hash,
+    check_params,
+    locked_experiment_folder,
+    read_cell,
+    read_experiment_record,
+    resumable_run,
+    worker_init,
+    workers_die_with_parent,
+)
 
 __all__ = ["PRESETS", "MAX_UNFORCED_SECONDS", "Cell", "Context", "Experiment", "EXPERIMENTS",
            "register", "experiment",
@@ -51,6 +61,8 @@ PRESETS = ("toy", "cpu", "gpu")
 #: a run whose estimated wall time exceeds this is refused before any work unless ``force``
 #: (the gpu preset on a CPU was estimated at ~6 days: one flag away from a silent week)
 MAX_UNFORCED_SECONDS = 6 * 3600.0
+#: most seeds one run may ask for (``--seeds 100000000 --dry-run`` planned for minutes)
+MAX_SEEDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -143,6 +155,8 @@ def parse_seeds(text: str | int | Sequence[int] | None, default: int) -> tuple[i
         return tuple(range(default))
     if isinstance(text, int) and not isinstance(text, bool):
         require(text >= 1, "--seeds", text, "a count ≥ 1 or a comma-separated list of seeds ≥ 0")
+        require(text <= MAX_SEEDS, "--seeds", text, f"at most {MAX_SEEDS} seeds (checked before "
+                "any planning: each seed adds cells)")
         return tuple(range(text))
     if isinstance(text, str):
         parts = [p.strip() for p in text.split(",") if p.strip()]
@@ -157,6 +171,7 @@ def parse_seeds(text: str | int | Sequence[int] | None, default: int) -> tuple[i
         vals = [int(v) for v in text]
     require(bool(vals) and all(v >= 0 for v in vals) and len(set(vals)) == len(vals), "--seeds",
             text, "distinct seeds ≥ 0")
+    require(len(vals) <= MAX_SEEDS, "--seeds", text, f"at most {MAX_SEEDS} seeds")
     return tuple(vals)
 
 
@@ -256,7 +271,7 @@ def train_cell(ctx: Context, cell: Cell, spec, model_cfg, *, steps: int, batch: 
                      dtype=ctx.dtype, device=ctx.device, threads=ctx.threads,
                      eval_every=steps, ckpt_every=max(steps // 4, 1), log_every=max(steps // 50, 1),
                      eval_points=eval_points, n_eval=n_eval, keep=2)
-    resume = (out / "config.json").is_file()
+    resume = resumable_run(out)
     if resume:
         ctx.notify(f"{cell.id}: resuming training in {out}")
     kwargs = {} if data is None else {"data": data}
@@ -294,21 +309,19 @@ def _run_one(module: str, name: str, cell: Cell, ctx_fields: dict[str, Any]) -> 
     rec = {"cell": cell.id, "params": cell.params, "result": result,
            "seconds": time.perf_counter() - t, "device": ctx.device,
            "device_name": _device_name(ctx.device), "dtype": ctx.dtype}
+    rec["sha256"] = cell_hash(rec)  # an edited or damaged record is refused on a re-run
     write_json(ctx.root / "cells" / f"{cell.id}.json", rec)
     return to_jsonable(rec)
 
 
 def _finished(root: Path, cell: Cell) -> dict[str, Any] | None:
     p = root / "cells" / f"{cell.id}.json"
-    if not p.is_file():
+    if not p.is_file() and not p.is_symlink():
         return None
-    try:
-        rec = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None  # a damaged record is recomputed (files are written atomically, so rare)
-    return rec if rec.get("params") == to_jsonable(cell.params) else None
+    return read_cell(p, cell)
 
 
+@locked_experiment_folder
 def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
                    seeds: str | int | Sequence[int] | None = None,
                    overrides: dict[str, Any] | None = None, device: str | None = None,
@@ -329,6 +342,7 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
     require(device.split(":")[0] in ("cpu", "cuda"), "--device", device, "cpu or cuda[:N]")
     _check_executor(executor, ray_address, device, jobs, dry_run)
     params = apply_overrides(exp.params(preset), overrides or {}, f"{name} --preset {preset}")
+    check_params(params)  # before anything is planned or written
     seed_list = parse_seeds(seeds, exp.default_seeds.get(preset, 1))
     cells = exp.cells(params, seed_list)
     ids = [c.id for c in cells]
@@ -338,10 +352,7 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
     manifest = {"experiment": name, "preset": preset, "params": to_jsonable(params)}
     mpath = root / "experiment.json"
     if mpath.is_file():
-        try:
-            old = json.loads(mpath.read_text())
-        except (OSError, json.JSONDecodeError):
-            old = None
+        old = read_experiment_record(mpath)
         if old != manifest:
             raise SpecError("--out", str(out), f"a folder for this set-up: {mpath} holds "
                             f"{name} --preset {old.get('preset') if old else '?'} with other "
@@ -391,7 +402,9 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                 initializer=worker_init, initargs=(os.getpid(),)) as pool, \
+                workers_die_with_parent(pool, say):
             futs = {pool.submit(_run_one, type(exp).__module__, name, c, ctx_fields): c for c in todo}
             for f in as_completed(futs):
                 done[futs[f].id] = f.result()

@@ -165,3 +165,20 @@ def test_spec_for_ell_keeps_everything_but_the_kernel():
     assert a.H == b.H and np.array_equal(a.Sigma, b.Sigma) and a.schedule == b.schedule
     assert a.Gamma[1, 0] == pytest.approx(math.exp(-1)) and b.Gamma[1, 0] == pytest.approx(
         math.exp(-0.25))
+
+
+def test_decay_length_of_a_flat_profile_is_no_decay():
+    """A flat profile's best τ is noise: its decay length is the top of the grid (no decay), so
+    a flat control has slope 0 instead of a random one (a Γ = I network gave τ̂ = 0.79 and 128
+    for two ℓ in a pilot, slope 3.7, before this rule)."""
+    from ditgp.verify.probes import kernel_model_test
+    from ditgp.verify.reproduce.attention import decay_length
+
+    m = np.arange(16)
+    rng = np.random.default_rng(0)
+    flat = 1 / 16 + 1e-4 * rng.standard_normal((8, 16))
+    t_flat = kernel_model_test(flat, np.exp(-m / 4), n_boot=19)
+    assert decay_length(t_flat) == t_flat["tau_max"] == pytest.approx(4 * 16)
+    decaying = (0.2 * np.exp(-m / 3.0) + 0.02)[None] + 1e-5 * rng.standard_normal((8, 16))
+    assert decay_length(kernel_model_test(decaying, np.exp(-m / 4), n_boot=19)) == pytest.approx(
+        3.0, rel=1e-2)
