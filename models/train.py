@@ -15,6 +15,11 @@ exact oracle on a fixed evaluation set at a geometric ``t``-grid in ``[t₀, T]`
 same error of the independent-frames baseline (the exact score of a model that ignores the
 temporal correlation).
 
+The batches come from :class:`~ditgp.models.data.GPStream` on the training device, batch
+``k + 1`` prepared in a background thread while step ``k`` runs.  SIGTERM and SIGUSR1 finish
+the step, write its checkpoint and raise :class:`Preempted` (``ditgp train`` exits with
+:data:`EXIT_PREEMPTED`); ``resume=True`` then continues bitwise.
+
 Precision: float32 on CPU, bf16 autocast with float32 master weights on CUDA (``dtype="bf16"``),
 float64 for verification-grade runs (tests).  Under ``torchrun`` the function runs data
 parallel (gloo on CPU, nccl on CUDA): rank ``r`` takes its slice of global batch ``k``, DDP
@@ -27,9 +32,12 @@ Run folder: ``config.json`` (spec, model, training numbers), ``metrics.jsonl``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -47,6 +55,7 @@ from ditgp.models.checkpoint import (
     remove_temporaries,
     rng_tensors,
     set_rng_tensors,
+    step_name,
     write_checkpoint,
 )
 from ditgp.models.config import ModelConfig
@@ -57,7 +66,8 @@ from ditgp.theory.errors import SpecError, require
 from ditgp.theory.spec import GPSpec
 
 __all__ = ["TrainConfig", "TrainResult", "train", "Evaluator", "eval_grid", "RUN_FORMAT",
-           "DTYPES", "T_SAMPLINGS", "LOSSES", "EVAL_SEED", "loss_weights"]
+           "DTYPES", "T_SAMPLINGS", "LOSSES", "EVAL_SEED", "loss_weights", "Preempted",
+           "EXIT_PREEMPTED", "PREEMPT_SIGNALS"]
 
 RUN_FORMAT = "ditgp.train-run/1"
 DTYPES = ("float32", "bf16", "float64")
@@ -79,6 +89,17 @@ MINUTES_STEP_SHARE = 0.9
 #: The upper end of the interval ``[t0, hi]`` of ``t`` where the headline comparison with the
 #: baseline is made; it starts at the spec's ``t0``, where the theorem's range starts.
 HEADLINE_T_HI = 1.0
+
+#: Signals that stop a run after the current step with a checkpoint (what Slurm and Kubernetes
+#: send before killing a job); SIGINT keeps Python's KeyboardInterrupt (no extra checkpoint).
+PREEMPT_SIGNALS = ("SIGTERM", "SIGUSR1")
+#: Exit status of ``ditgp train`` stopped by one of them after writing its checkpoint
+#: (``EX_TEMPFAIL`` of sysexits.h: a temporary failure, run again — with ``--resume``).
+EXIT_PREEMPTED = 75
+#: Test hook: ``STEP:FLAGFILE`` makes the loop write its process id to ``FLAGFILE`` after step
+#: ``STEP`` and wait (up to two minutes) for a preemption signal, so a test can signal (or kill)
+#: at a known step; once ``FLAGFILE`` exists no run pauses again (a retried run goes through).
+PAUSE_ENV = "DITGP_TRAIN_PAUSE"
 
 #: Training numbers that must match when a run is resumed (the others may change).
 _RESUME_FIXED = ("batch", "lr", "warmup", "ema", "weight_decay", "clip", "seed", "n_train",
@@ -319,6 +340,14 @@ class _Dist:
         torch.distributed.broadcast(buf, src=0)
         return int(buf.item())
 
+    def any(self, flag: bool, device) -> bool:
+        """Whether ``flag`` is set on any rank (every rank gets the same answer)."""
+        if self.world == 1:
+            return flag
+        buf = torch.tensor([1 if flag else 0], dtype=torch.int64, device=device)
+        torch.distributed.all_reduce(buf, op=torch.distributed.ReduceOp.MAX)
+        return bool(buf.item())
+
     def close(self) -> None:
         if self.created and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -433,7 +462,14 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
     A resume must pass the same tensor (its sha256 is checked).
     """
     from ditgp.models import build_model, count_parameters
-    from ditgp.models.data import GPStream, bayes_floor, load_train_set, make_train_set, noised
+    from ditgp.models.data import (
+        GPStream,
+        Prefetcher,
+        bayes_floor,
+        load_train_set,
+        make_train_set,
+        noised,
+    )
     from ditgp.models.export import export_bundle
     from tqdm.auto import tqdm
 
@@ -443,6 +479,7 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
         torch.set_num_threads(tc.threads)
     dist = _dist_setup(tc.device)
     folder = RunFolder(out, resume=resume, main=dist.main, notify=say)  # lock, checks, clean-up
+    stack = contextlib.ExitStack()  # the prefetch thread and the signal handlers
     try:
         folder.open()
         device = _resolve_device(tc.device, dist)
@@ -526,7 +563,7 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
             else:
                 train_set = make_train_set(spec, tc.n_train, seed=tc.seed + TRAIN_SET_SEED_OFFSET)
         stream = GPStream(spec, batch=tc.batch, seed=tc.seed, t_sampling=tc.t_sampling,
-                          dtype=data_dtype, train_set=train_set)
+                          dtype=data_dtype, train_set=train_set, device=device)
         evaluator = (Evaluator(spec, n=tc.n_eval, points=tc.eval_points)
                      if dist.main and data is None else None)
 
@@ -578,6 +615,8 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
         probe_from = None
         model.train()
         k = start
+        batches = stack.enter_context(Prefetcher(stream, dist.rank, dist.world))
+        stop = stack.enter_context(_StopRequest())
         timing = tc.decay_steps is None and tc.minutes is not None  # step target not fixed yet
         while timing or k < tc.steps:
             if timing:  # --minutes: time the first steps, then fix the step target
@@ -601,14 +640,13 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
                                decay_steps=tc.decay_steps or 1 << 62)
             for g in opt.param_groups:
                 g["lr"] = lr
-            x0, t, z = stream.batch(k, dist.rank, dist.world)  # (b, d, H), (b,), (b, d, H)
+            # (b, d, H), (b,), (b, d, H) on the device, made while the previous step ran
+            x0, t, z, t_host = batches.get(k)
             # the exact floor from the host copy of t (no device round trip); 0 on given data;
             # with --loss score both the loss and its floor carry the weights w(t)
-            t_host = t.detach().double().numpy()
             w_host = loss_weights(spec, t_host, tc.loss, tc.t_sampling)
             floor = (0.0 if data is not None else
                      float(np.mean(w_host * bayes_floor(spec, t_host))))
-            x0, t, z = (a.to(device, non_blocking=True) for a in (x0, t, z))
             x_t = noised(x0, t, z)
             with autocast:
                 eps_hat = net(x_t, t)  # (b, d, H)
@@ -649,7 +687,14 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
                 dist.barrier()
             if k % tc.ckpt_every == 0 or last:
                 save(k)
+            _test_pause(k, stop, dist)
+            if not last and stop.agreed(dist, device):  # SIGTERM/SIGUSR1: checkpoint and stop
+                if k % tc.ckpt_every != 0:
+                    save(k)
+                bar.close()
+                raise Preempted(k, stop.name, out / "checkpoints" / step_name(k))
         bar.close()
+        stack.close()
 
         # -- export and report (rank 0) ----------------------------------------------------------
         result = TrainResult(out=out, steps=k, start_step=start, params=params, evaluation=last_eval,
@@ -669,8 +714,69 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
         dist.barrier()
         return result
     finally:
+        stack.close()
         folder.close()
         dist.close()
+
+
+# -- preemption ----------------------------------------------------------------------------------
+class Preempted(Exception):
+    """Training stopped by a preemption signal after writing the checkpoint of ``step``
+    (``ditgp train`` exits with :data:`EXIT_PREEMPTED`; ``--resume`` continues bitwise)."""
+
+    def __init__(self, step: int, signame: str, checkpoint: Path):
+        super().__init__(f"stopped by {signame} after step {step}: checkpoint {checkpoint} "
+                         "written; continue with --resume")
+        self.step, self.signame, self.checkpoint = step, signame, checkpoint
+
+
+class _StopRequest:
+    """Handlers of :data:`PREEMPT_SIGNALS` that only note the signal; the loop finishes the
+    step, and :meth:`agreed` (an all-reduce under DDP: ranks may be signalled at different
+    steps) tells every rank to stop at the same one.  Installed in the main thread only (Python
+    delivers signals there); the previous handlers come back on exit."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for name in PREEMPT_SIGNALS:
+                sig = getattr(signal, name, None)
+                if sig is not None:
+                    self._old[sig] = signal.signal(sig, self._note)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        self._old = {}
+
+    def _note(self, signum, _frame) -> None:
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum is not None else "a signal"
+
+    def agreed(self, dist: _Dist, device) -> bool:
+        return dist.any(self.signum is not None, device)
+
+
+def _test_pause(step: int, stop: _StopRequest, dist: _Dist) -> None:
+    """The :data:`PAUSE_ENV` test hook (a no-op without the variable)."""
+    value = os.environ.get(PAUSE_ENV)
+    if not value:
+        return
+    want, _, flag = value.partition(":")
+    if want.strip() != str(step) or Path(flag).exists():
+        return
+    if dist.main:
+        Path(flag).write_text(f"{os.getpid()}\n")
+    deadline = time.monotonic() + 120
+    while stop.signum is None and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 # -- helpers of the loop -------------------------------------------------------------------------

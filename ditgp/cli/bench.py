@@ -91,10 +91,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "windows.  device: a constructed network in float32 and "
                                    "float64 on a GPU, and the torch oracle there vs numpy on "
                                    "the CPU (needs a GPU).  train: training throughput of a "
-                                   "preset (steps/s, sequences/s, tokens/s, memory, MFU).  long: "
-                                   "the FFT path vs eig, Levinson and dense at large H.")
-    p.add_argument("which", choices=("oracle", "depth", "device", "train", "long"),
-                   help="which benchmark: oracle, depth, device, train or long")
+                                   "preset (data ms/batch, step ms, steps/s, tokens/s, memory, "
+                                   "MFU; --compile on CUDA).  stream: one global batch of the "
+                                   "preset through the GP data stream vs the same number of "
+                                   "standard normals from one generator, same device, same run.  "
+                                   "long: the FFT path vs eig, Levinson and dense at large H.")
+    p.add_argument("which", choices=("oracle", "depth", "device", "train", "stream", "long"),
+                   help="which benchmark: oracle, depth, device, train, stream or long")
     p.add_argument("--lengths", default="1024,4096,16384,65536",
                    help="long: sequence lengths H (default: 1024,4096,16384,65536)")
     p.add_argument("--kernels", default="laplace,power-law",
@@ -106,12 +109,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kappas", default="10,100,1000,10000", help="depth: condition numbers")
     p.add_argument("--eps", type=float, default=1e-6, help="depth: target accuracy (default: 1e-6)")
     p.add_argument("--device", default=None,
-                   help="device: torch device for the float32/float64 comparison "
-                        "(default: cuda if available, else cpu)")
-    p.add_argument("--preset", default="tiny",
-                   help="train: training preset to time (default: tiny; batch is the preset's)")
+                   help="device, train, stream: torch device, cpu or cuda[:N] (default: cuda "
+                        "if available, else cpu)")
+    p.add_argument("--preset", default=None,
+                   help="train, stream: training preset (default: tiny for train, paper for "
+                        "stream; the batch is the preset's)")
     p.add_argument("--steps", type=int, default=None,
-                   help="train: timed optimizer steps (default: 20 on CUDA, 5 on CPU)")
+                   help="train: timed optimizer steps (default: 20 on CUDA, 5 on CPU); stream: "
+                        "timed batches (default 100)")
+    p.add_argument("--compile", action="store_true",
+                   help="train: also time each precision under torch.compile (CUDA only; on a "
+                        "CPU the output says it is unavailable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_force_argument(p, "device: allow --device cpu")
     p.set_defaults(run=run)
@@ -124,9 +132,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch < 1:
         raise SpecError("--batch", args.batch, "an integer ≥ 1")
+    if args.steps is not None and args.steps < 1:
+        raise SpecError("--steps", args.steps, "an integer ≥ 1")
     if args.which == "train":
         _check_train_args(args)
         return _run_train(args)
+    if args.which == "stream":
+        return _run_stream(args)
     if args.which == "long":
         from ditgp.numerics.bench_long import run_cli
 
@@ -188,28 +200,68 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_train(args: argparse.Namespace) -> int:
+def _model_device(args: argparse.Namespace) -> str:
+    """``--device`` of train/stream: cpu or cuda[:N], checked before any work."""
     import torch
 
+    from ditgp.models.bench import _check_device
+
+    if args.device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(_check_device(args.device))
+
+
+def _run_stream(args: argparse.Namespace) -> int:
+    from ditgp.cli.common import emit_json
+    from ditgp.models.bench import bench_stream
+    from ditgp.models.config import preset
+
+    device = _model_device(args)
+    preset(args.preset or "paper")  # a bad name: one line before any work
+    res = bench_stream(args.preset or "paper", device, batches=args.steps or 100)
+    if args.json:
+        emit_json(res)
+        return 0
+    print(f"data stream of preset {res['preset']} (batch {res['batch']} × d={res['d']} × "
+          f"H={res['H']}: {res['normals']} normals) on {res['device_name']}, median of "
+          f"{res['batches_timed']} batches, {res['threads']} torch thread(s)")
+    print(f"  stream      {res['stream_ms']:8.3f} ms per global batch")
+    print(f"  raw normals {res['raw_normals_ms']:8.3f} ms (torch.randn float64, one generator)")
+    print(f"  ratio       {res['ratio']:8.2f}")
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
     from ditgp.cli.common import emit_json
     from ditgp.models.bench import bench_train
+    from ditgp.models.config import preset
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    res = bench_train(args.preset, device, steps=args.steps, progress=True)
+    device = _model_device(args)
+    preset(args.preset or "tiny")
+    res = bench_train(args.preset or "tiny", device, steps=args.steps, progress=True,
+                      compile=args.compile)
     if args.json:
         emit_json(res)
         return 0
     print(f"training step of preset {res['preset']} ({res['params']} parameters, H={res['H']}, "
           f"d={res['d']}, batch {res['batch']}) on {res['device_name']}, {res['steps_timed']} "
           "timed steps")
+    print(f"  data     {res['data_ms_per_batch']:8.3f} ms per batch (the GP stream on "
+          f"{res['device']}; prefetched during the step in training)")
     for name, r in res["dtypes"].items():
         mem = (f"peak memory {r['peak_memory_mib']:.0f} MiB" if "peak_memory_mib" in r
                else f"peak RSS {r['peak_rss_mib']:.0f} MiB")
         mfu = f"MFU {100 * r['mfu']:.1f} %" if r["mfu"] is not None else "MFU n/a (no peak known)"
-        print(f"  {name:8s} {r['steps_per_s']:8.2f} steps/s {r['sequences_per_s']:10.1f} seq/s "
-              f"{r['tokens_per_s']:12.0f} tokens/s  {r['achieved_gflops']:.4g} GFLOP/s  {mfu}  {mem}")
+        print(f"  {name:8s} step {r['step_ms']:8.2f} ms  {r['steps_per_s']:8.2f} steps/s "
+              f"{r['sequences_per_s']:10.1f} seq/s {r['tokens_per_s']:12.0f} tokens/s  "
+              f"{r['achieved_gflops']:.4g} GFLOP/s  {mfu}  {mem}  data/step "
+              f"{100 * r['data_share']:.1f} %")
     if "bf16_speedup" in res:
         print(f"  bf16/float32 throughput {res['bf16_speedup']:.2f}×")
+    for name, gain in res.get("compile_speedup", {}).items():
+        print(f"  {name} compiled/eager throughput {gain:.2f}×")
+    if res["compile"]["requested"] and not res["compile"]["available"]:
+        print(f"  --compile: unavailable on {res['device']} ({res['compile']['note']}); timed "
+              "eager only")
     print(f"  FLOPs per step (forward + backward, counted): {r['flops_per_step']:.4g}")
-    print(f"  data stream (exact GP draws, CPU): {res['data_ms_per_batch']:.1f} ms per batch")
     return 0

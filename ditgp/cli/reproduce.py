@@ -44,6 +44,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="run even when the estimated time exceeds 6 hours (e.g. --preset gpu "
                         "on a CPU)")
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local: this machine (--jobs processes); ray: each cell a Ray task, on "
+                        "an embedded local runtime or the cluster at --ray-address (one GPU per "
+                        "training cell on CUDA); needs pip install -e \".[cluster]\" "
+                        "(default: local)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --executor ray: the cluster (auto, HOST:6379 or ray://HOST:10001; "
+                        "the results folder on a file system every node sees); default: an "
+                        "embedded runtime on this machine")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
@@ -89,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
     kw = dict(preset=args.preset, seeds=args.seeds, device=device, dtype=args.dtype, jobs=jobs,
               quiet=args.quiet, notify=say, figures=args.figures, dry_run=args.dry_run,
-              force=args.force)
+              force=args.force, executor=args.executor, ray_address=args.ray_address)
     if args.experiment == "all":
         docs = run_all(out, **kw)
     else:

@@ -25,7 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "config.json, metrics.jsonl, checkpoints/, final/ (bundle), summary.md + "
                     "curves.png.",
         epilog="torchrun: `torchrun --nproc_per_node=N -m ditgp train --spec FILE.json ...` "
-               "(torchrun's parser rejects abbreviations such as --d anywhere on the line).")
+               "(torchrun's parser rejects abbreviations such as --d anywhere on the line).  "
+               "Preemption: SIGTERM or SIGUSR1 (what Slurm and Kubernetes send) finishes the "
+               "current step, writes checkpoints/step-N (even with a --ckpt-every larger than the "
+               "run) and exits with status 75; the same command with --resume continues "
+               "bitwise as if uninterrupted.  SIGINT (Ctrl-C) stops at once with status 130 and "
+               "no new checkpoint (--resume continues from the last periodic one).  Exit "
+               "status: 0 done, 2 bad input, 75 preempted (checkpointed), 130 interrupted.")
     add_spec_arguments(p, time=False)
     p.set_defaults(H=None, d=None)  # the preset's H and d unless given
     for action in p._actions:
@@ -137,15 +143,19 @@ def resolve(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ditgp.models.train import train
+    from ditgp.models.train import EXIT_PREEMPTED, Preempted, train
 
     spec, cfg, tc, init_from = resolve(args)
 
     def notify(msg: str) -> None:
         print(f"ditgp train: {msg}", file=sys.stderr)
 
-    res = train(spec, cfg, tc, args.out, resume=args.resume, init_from=init_from,
-                preset=args.preset, quiet=args.quiet, notify=notify)
+    try:
+        res = train(spec, cfg, tc, args.out, resume=args.resume, init_from=init_from,
+                    preset=args.preset, quiet=args.quiet, notify=notify)
+    except Preempted as stop:  # every rank: checkpoint written, the run resumes bitwise
+        notify(str(stop))
+        return EXIT_PREEMPTED
     if not res.final:  # not rank 0 of a torchrun job
         return 0
     f = res.final

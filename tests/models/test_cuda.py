@@ -1,8 +1,9 @@
 """GPU checks of the training path (skipped where torch finds no CUDA device; run them on a
 GPU machine with ``python -m pytest -q tests/models/test_cuda.py``).
 
-* float32 training on CUDA follows the CPU run of the same seed (same data stream: the exact
-  GP draws are made on the host) within :data:`CUDA_CPU_REL` after a few steps;
+* float32 training on CUDA follows the CPU run of the same seed (the same data stream: its
+  Philox words are identical on both devices, its float64 normals agree to the last bit or so,
+  and both are cast to float32) within :data:`CUDA_CPU_REL` after a few steps;
 * an interrupted CUDA run resumed from its checkpoint ends where the uninterrupted run ends
   (bitwise when the kernels are deterministic; within :data:`CUDA_RESUME_REL` in any case);
 * bf16 autocast trains (finite, the excess loss falls) and the exported bundle serves on the CPU;

@@ -1,4 +1,5 @@
-"""Data streams, finite training sets, the forward process, the Bayes floor, the baseline."""
+"""Data streams (Philox, the stream's contract and its pinned laws), finite training sets, the
+forward process, the Bayes floor, the baseline."""
 
 from __future__ import annotations
 
@@ -94,18 +95,6 @@ def test_log_uniform_times_follow_the_log_uniform_law():
     assert scipy.stats.kstest(np.log(t), "uniform",
                               args=(math.log(t0), math.log(T / t0))).pvalue > 1e-3
     assert scipy.stats.kstest(t, "uniform", args=(t0, T - t0)).pvalue < 1e-6
-
-
-def test_clean_draws_have_the_gp_covariance():
-    """Sample covariance of vec X0 over many rows against Γ⊗Σ (entrywise, 5 standard errors)."""
-    spec = GPSpec(kernel("laplace", ell=2.0), H=4, d=2, spatial=Spatial("ar", rho=0.6))
-    s = GPStream(spec, batch=500, seed=9, dtype=torch.float64)
-    X = torch.cat([s.batch(k)[0] for k in range(8)]).numpy()  # (4000, d, H)
-    V = np.swapaxes(X, 1, 2).reshape(X.shape[0], -1)  # vec stacks columns
-    C = V.T @ V / V.shape[0]
-    ref = np.kron(spec.Gamma, spec.Sigma)
-    se = np.sqrt((ref**2 + np.outer(np.diag(ref), np.diag(ref))) / V.shape[0])
-    assert np.all(np.abs(C - ref) <= 5 * se)
 
 
 def test_finite_train_set_rows_and_round_trip(tmp_path):
@@ -212,3 +201,203 @@ def test_independent_frames_is_the_per_frame_solve_and_not_the_oracle():
     assert not np.allclose(got, Oracle.for_spec(spec).score(X, t), rtol=1e-2)
     tg = independent_frames_score(spec, torch.from_numpy(X), torch.from_numpy(t))
     assert isinstance(tg, torch.Tensor) and np.allclose(tg.numpy(), got, rtol=1e-15)
+
+
+# -- the counter-based generator and the stream's contract (issue 17) ------------------------
+def _philox_reference(ctr: list[int], key: list[int], rounds: int = 10) -> list[int]:
+    """Philox4x32 on Python integers, straight from the definition (an independent oracle)."""
+    M0, M1, W0, W1, mask = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85, 0xFFFFFFFF
+    c, (k0, k1) = list(ctr), key
+    for _ in range(rounds):
+        p0, p1 = M0 * c[0], M1 * c[2]
+        c = [(p1 >> 32) ^ c[1] ^ k0, p1 & mask, (p0 >> 32) ^ c[3] ^ k1, p0 & mask]
+        k0, k1 = (k0 + W0) & mask, (k1 + W1) & mask
+    return c
+
+
+#: Known-answer vectors of Philox4x32-10 (the Random123 distribution's kat_vectors)
+PHILOX_KAT = [
+    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+]
+
+
+def test_philox_known_answers_and_the_reference_on_random_counters():
+    from ditgp.models.philox import philox4x32
+
+    for ctr, key, want in PHILOX_KAT:
+        got = philox4x32(*(torch.tensor([c]) for c in ctr), key)
+        assert tuple(int(w) for w in got) == want
+        assert tuple(_philox_reference(list(ctr), list(key))) == want
+    rng = np.random.default_rng(0)
+    ctr = rng.integers(0, 2**32, size=(4, 200), dtype=np.uint64).astype(np.int64)
+    key = (0xDEADBEEF, 0x12345678)
+    got = torch.stack(philox4x32(*(torch.from_numpy(c) for c in ctr), key)).numpy()
+    for i in range(200):
+        assert list(got[:, i]) == _philox_reference([int(c) for c in ctr[:, i]], list(key))
+    # the per-slice block (rounds 1-2 precomputed) gives the same words for any word 2
+    from ditgp.models.philox import Philox4x32Block
+
+    block = Philox4x32Block(*(torch.from_numpy(c) for c in (ctr[0], ctr[1], ctr[3])), key)
+    for c2 in (0, 1, 2**31, 2**32 - 1, 987654321):
+        full = philox4x32(*(torch.from_numpy(c) for c in (ctr[0], ctr[1])),
+                          torch.full((200,), c2), torch.from_numpy(ctr[3]), key)
+        assert all(torch.equal(a, b) for a, b in zip(block(c2), full, strict=True))
+    # the check can fail: nine rounds give other words
+    assert tuple(int(w) for w in philox4x32(*(torch.tensor([0]),) * 4, (0, 0), rounds=9)) \
+        != PHILOX_KAT[0][2]
+
+
+def test_box_muller_normals_are_bounded_and_standard():
+    from ditgp.models.philox import MAX_NORMAL, box_muller
+
+    w = torch.tensor([0, 2**32 - 1, 2**31], dtype=torch.int64)
+    c, s = box_muller(w, torch.zeros_like(w))
+    assert float(c[0]) == pytest.approx(MAX_NORMAL, rel=1e-12) and torch.all(s == 0)
+    words = torch.from_numpy(np.random.default_rng(1).integers(0, 2**32, (2, 20000)))
+    z = torch.cat(box_muller(words[0], words[1])).numpy()
+    assert np.abs(z).max() <= MAX_NORMAL
+    assert scipy.stats.kstest(z, "norm").pvalue > 1e-3
+
+
+def test_rows_do_not_depend_on_the_batch_size_or_the_slicing():
+    """Row ``i`` of batch ``k`` is a function of ``(seed, k, i)`` only: the same bytes in a
+    7-row and a 12-row batch and in every rank slice (the exact transform makes the GEMM's
+    rounding independent of the number of rows)."""
+    spec = GPSpec(kernel("laplace", ell=4.0), H=16, d=3, spatial=Spatial("ar", rho=0.4))
+    small = GPStream(spec, batch=7, seed=5, dtype=torch.float64).batch(4)
+    big = GPStream(spec, batch=12, seed=5, dtype=torch.float64).batch(4)
+    for a, b in zip(small, big, strict=True):
+        assert torch.equal(a, b[:7])
+    s = GPStream(spec, batch=12, seed=5, dtype=torch.float64)
+    for world in (5, 12):
+        for a, b in zip(big, _cat([s.batch(4, r, world) for r in range(world)]), strict=True):
+            assert torch.equal(a, b)
+
+
+def _plain_transform(self, g):
+    """The transform as two plain float64 GEMMs (the planted bug of the tests below)."""
+    lam = torch.as_tensor(np.maximum(self.oracle.lam, 0.0))
+    mu = torch.as_tensor(np.maximum(self.oracle.mu, 0.0))
+    return self._U_S @ ((g * torch.sqrt(torch.outer(mu, lam))) @ self._U_GT)
+
+
+def test_exact_transform_equals_the_plain_product_to_1e11():
+    spec = GPSpec(kernel("laplace", ell=8.0), H=96, d=8, spatial=Spatial("ar", rho=0.5))
+    s = GPStream(spec, batch=4, seed=0, dtype=torch.float64)
+    g = torch.randn(16, spec.d, spec.H, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    exact, plain = s.transform(g), _plain_transform(s, g)
+    assert float((exact - plain).norm() / plain.norm()) < 1e-11
+
+
+def test_plain_gemm_breaks_the_slicing_planted(monkeypatch):
+    """Planted bug for the two tests above: with plain GEMMs, a 1-row slice of a 7-row batch
+    differs from the batch in the last bit (MKL rounds by the number of rows)."""
+    monkeypatch.setattr(GPStream, "transform", _plain_transform)
+    stream = GPStream(SPEC, batch=7, seed=11, dtype=torch.float64)
+    full = stream.batch(5)[0]
+    sliced = torch.cat([stream.batch(5, r, w)[0] for w in (2, 3, 4, 7) for r in range(w)])
+    assert not torch.equal(full.repeat(4, 1, 1), sliced)
+
+
+def test_prefetched_batches_are_the_stream_batches():
+    from ditgp.models.data import Prefetcher
+
+    s = GPStream(SPEC, batch=6, seed=2)
+    with Prefetcher(s, rank=1, world=2) as pre:
+        for k in (0, 1, 2, 5, 6):  # in order (prefetched) and a jump (computed at once)
+            x0, t, z, t_host = pre.get(k)
+            ref = s.batch(k, 1, 2)
+            for a, b in zip((x0, t, z), ref, strict=True):
+                assert torch.equal(a, b)
+            assert np.array_equal(t_host, ref[1].numpy())
+
+
+def test_seed_and_batch_index_range():
+    s = GPStream(SPEC, batch=2, seed=2**64 - 1)
+    assert s.batch(2**40)[0].shape == (2, SPEC.d, SPEC.H)
+    assert not torch.equal(s.batch(2**32)[0], s.batch(0)[0])  # the high word of k counts
+    with pytest.raises(SpecError, match="seed"):
+        GPStream(SPEC, batch=2, seed=2**64)
+    with pytest.raises(SpecError, match="k"):
+        s.batch(2**56)
+
+
+# -- the laws (pinned; the stream's numbers changed with issue 17, not its law) -------------
+#: false-alarm rate of the law tests below: a correct stream fails them with this probability
+#: for a random seed (the seeds are fixed, so the tests are deterministic)
+LAW_ALPHA = 1e-3
+
+
+def _covariance_lrt(W: np.ndarray, C: np.ndarray) -> tuple[float, float]:
+    """Likelihood-ratio statistic of ``Cov = C`` for zero-mean rows ``W`` ``(n, p)``:
+    whitened sample covariance ``S``, ``n·(tr S − ln det S − p)`` ~ ``χ²`` with ``p(p+1)/2``
+    degrees of freedom (``n·S`` is Wishart under the null); returns ``(statistic, threshold)``."""
+    n, p = W.shape
+    evals, evecs = np.linalg.eigh(C)
+    Wh = W @ evecs / np.sqrt(evals)  # whitened: N(0, I) under the null
+    S = Wh.T @ Wh / n
+    stat = n * (np.trace(S) - np.linalg.slogdet(S)[1] - p)
+    return float(stat), float(scipy.stats.chi2.isf(LAW_ALPHA, p * (p + 1) // 2))
+
+
+LAW_SPEC = GPSpec(kernel("laplace", ell=2.0), H=4, d=2, spatial=Spatial("ar", rho=0.6))
+
+
+def _law_rows(stream: GPStream, which: int = 0) -> np.ndarray:
+    X = torch.cat([stream.batch(k)[which] for k in range(8)]).numpy()  # (4096, d, H)
+    return np.swapaxes(X, 1, 2).reshape(X.shape[0], -1)  # vec stacks columns: Cov = Γ⊗Σ
+
+
+def test_law_of_x0_and_z_pinned_by_a_wishart_likelihood_ratio():
+    s = GPStream(LAW_SPEC, batch=512, seed=9, dtype=torch.float64)
+    stat, thr = _covariance_lrt(_law_rows(s, 0), np.kron(LAW_SPEC.Gamma, LAW_SPEC.Sigma))
+    assert stat < thr, (stat, thr)
+    stat, thr = _covariance_lrt(_law_rows(s, 2), np.eye(LAW_SPEC.d * LAW_SPEC.H))
+    assert stat < thr, (stat, thr)
+
+
+@pytest.mark.parametrize("bug", ["no square root", "U_Gamma not transposed"])
+def test_law_test_catches_planted_transform_bugs(bug):
+    s = GPStream(LAW_SPEC, batch=512, seed=9, dtype=torch.float64)
+    lam, mu = np.maximum(s.oracle.lam, 0.0), np.maximum(s.oracle.mu, 0.0)
+    if bug == "no square root":  # √(μλᵀ) → μλᵀ
+        s._exact_plan(lam**2, mu**2)
+    else:
+        s._U_GT = s._U_GT.T.contiguous()
+        s._exact_plan(lam, mu)
+    stat, thr = _covariance_lrt(_law_rows(s, 0), np.kron(LAW_SPEC.Gamma, LAW_SPEC.Sigma))
+    assert stat > thr, (stat, thr)
+
+
+T_SPEC = GPSpec(kernel("laplace", ell=3.0), H=4, d=1, schedule=Schedule(t0=0.5, T=10.0))
+
+
+def _t_draws(sampling: str = "uniform") -> np.ndarray:
+    s = GPStream(T_SPEC, batch=64, seed=3, t_sampling=sampling)
+    return np.concatenate([s.batch(k)[1].numpy() for k in range(80)])  # 5120 draws
+
+
+def test_law_of_t_with_t0_over_T_of_5_percent():
+    """Uniform on [t0, T] (KS, false alarms LAW_ALPHA) on a schedule where t0/T = 0.05, so
+    that the wrong map t0 + T·u (5 % of the mass clamped at T) is caught (next test)."""
+    t0, T = T_SPEC.schedule.t0, T_SPEC.schedule.T
+    t = _t_draws()
+    assert t.min() >= t0 and t.max() <= T
+    assert scipy.stats.kstest(t, "uniform", args=(t0, T - t0)).pvalue > LAW_ALPHA
+    lt = _t_draws("log-uniform")
+    assert scipy.stats.kstest(np.log(lt), "uniform",
+                              args=(math.log(t0), math.log(T / t0))).pvalue > LAW_ALPHA
+
+
+def test_law_of_t_catches_t0_plus_T_u_planted(monkeypatch):
+    import ditgp.models.data as D
+
+    def wrong(u, t0, T, sampling):
+        return (u * T + t0).clamp_(t0, T)
+
+    monkeypatch.setattr(D, "sample_times", wrong)
+    t0, T = T_SPEC.schedule.t0, T_SPEC.schedule.T
+    assert scipy.stats.kstest(_t_draws(), "uniform", args=(t0, T - t0)).pvalue < LAW_ALPHA

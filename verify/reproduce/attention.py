@@ -69,9 +69,10 @@ HEATMAP_COLS = 6
 #: calibrated on this project's 2-core machine (≈ 0.037 s per step of the cpu preset's DiT at
 #: H = 32, width 32, 3 layers, batch 32, CPU time) — see :meth:`estimate_seconds`
 CPU_SECONDS_PER_UNIT = 1.5e-9
-#: assumed H100 seconds per step of the paper-size DiT (depth 12, width 256, H = 96, batch 64):
-#: 26.5 steps/s measured in float32 (eager) on one H100; the data stream assumed device-side
-#: (not data-bound); scaled by depth for other sizes
+#: H100 seconds per step of the paper-size DiT (depth 12, width 256, H = 96, batch 64): 26.5
+#: steps/s measured in float32 (eager) on one H100 (``ditgp bench train --preset paper``);
+#: scaled by depth for other sizes; the data stream's cost per batch is added by
+#: :func:`.cost.stream_seconds` (CPU measured, GPU assumed: it is generated on the device)
 GPU_SECONDS_PER_STEP = 1 / 26.5
 #: fixed seconds per cell besides the steps: start-up, the run's own evaluation, export and the
 #: probes (attention on every ℓ's inputs, the operator probe), per device
@@ -502,14 +503,17 @@ class AttentionExperiment(Experiment):
         return "\n".join(lines)
 
     def estimate_seconds(self, params: dict[str, Any], cells: list[Cell], device: str) -> float:
+        from .cost import stream_seconds
+
         p = params
+        stream = stream_seconds(p["batch"], p["d"], p["H"], device)
         if device.startswith("cuda"):
-            per_step = GPU_SECONDS_PER_STEP * p["depth"] / 12
+            per_step = GPU_SECONDS_PER_STEP * p["depth"] / 12 + stream
             over = CELL_OVERHEAD_S["cuda"]
         else:
             units = (p["batch"] * p["H"] * p["depth"] * p["width"] ** 2
                      * (4 + 2 * p["mlp_ratio"]))
-            per_step = CPU_SECONDS_PER_UNIT * units
+            per_step = CPU_SECONDS_PER_UNIT * units + stream
             over = CELL_OVERHEAD_S["cpu"] * (p["H"] * p["width"] * p["depth"]) / (32 * 32 * 3)
         return len(cells) * (p["steps"] * per_step + over)
 

@@ -15,7 +15,9 @@ page.  :func:`run_experiment` runs it in ``OUT/<experiment>/``:
 * ``results.json``, ``summary.md`` and the PNGs — rewritten from all cells at the end.
 
 Cells are independent: ``jobs > 1`` runs them in that many worker processes (one torch thread
-each, so results do not depend on ``jobs``).  Before any work :func:`run_experiment` states the
+each, so results do not depend on ``jobs``); ``executor="ray"`` runs each cell as a Ray task,
+on an embedded local runtime or a cluster (:mod:`ditgp.verify.reproduce.executor`), into the
+same results folder.  Before any work :func:`run_experiment` states the
 number of cells and an estimate of the time (the experiment's own cost model, calibrated on
 this project's 2-core CPU machine).
 
@@ -325,9 +327,11 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
                    overrides: dict[str, Any] | None = None, device: str | None = None,
                    dtype: str = "float32", jobs: int = 1, quiet: bool = False,
                    notify: Callable[[str], None] | None = None, figures: str | Path | None = None,
-                   dry_run: bool = False, force: bool = False) -> dict[str, Any]:
+                   dry_run: bool = False, force: bool = False, executor: str = "local",
+                   ray_address: str | None = None) -> dict[str, Any]:
     """Run (or finish) experiment ``name`` in ``out/<name>`` and summarise it (module
-    docstring).  Returns the summary document (also in ``results.json``)."""
+    docstring).  Returns the summary document (also in ``results.json``).  ``dry_run`` plans
+    only (cells, estimate): it needs neither the device nor Ray."""
     from tqdm.auto import tqdm
 
     say = notify or (lambda _m: None)
@@ -336,12 +340,7 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
     require(isinstance(jobs, int) and jobs >= 1, "--jobs", jobs, "an integer ≥ 1")
     device = device or ("cuda" if preset == "gpu" else "cpu")
     require(device.split(":")[0] in ("cpu", "cuda"), "--device", device, "cpu or cuda[:N]")
-    if device.startswith("cuda"):
-        import torch
-
-        require(torch.cuda.is_available(), "--device", device,
-                "a CUDA device visible to torch (none is; use --device cpu, or --preset cpu)")
-        require(jobs == 1, "--jobs", jobs, "1 on a GPU (cells share the device)")
+    _check_executor(executor, ray_address, device, jobs, dry_run)
     params = apply_overrides(exp.params(preset), overrides or {}, f"{name} --preset {preset}")
     check_params(params)  # before anything is planned or written
     seed_list = parse_seeds(seeds, exp.default_seeds.get(preset, 1))
@@ -371,6 +370,9 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
         f"seeds {','.join(map(str, seed_list))}, device {device}; estimated "
         f"{_human(wall)} (cost model; {jobs} job(s))")
     if dry_run:
+        from .cost import describe
+
+        say(describe(device))
         return {"experiment": name, "cells": len(cells), "todo": len(todo), "estimate_s": est}
     if not mpath.is_file():
         write_json(mpath, manifest)
@@ -380,7 +382,17 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
                       threads=1 if device == "cpu" else None, quiet=True)
     bar = tqdm(total=len(cells), initial=len(done), disable=quiet, unit="cell", desc=name,
                dynamic_ncols=True)
-    if jobs == 1 or len(todo) <= 1:
+    if executor == "ray" and todo:
+        from .executor import run_on_ray
+
+        def finished(cell: Cell, rec: dict[str, Any]) -> None:
+            done[cell.id] = rec
+            bar.update(1)
+
+        # workers may start elsewhere (another folder, another node): an absolute root
+        run_on_ray(todo, type(exp).__module__, name, {**ctx_fields, "root": root.resolve()},
+                   device=device, jobs=jobs, address=ray_address, on_done=finished)
+    elif jobs == 1 or len(todo) <= 1:
         ctx_fields["notify"] = say
         for c in todo:
             bar.set_postfix_str(c.id, refresh=True)
@@ -423,6 +435,28 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
     if figures is not None:
         copy_figures(root, Path(figures) / name, [*doc["figures"], "summary.md"])
     return doc
+
+
+def _check_executor(executor: str, address: str | None, device: str, jobs: int,
+                    dry_run: bool) -> None:
+    """Refuse an unknown executor, an address without Ray, Ray not installed, or a CUDA run
+    this machine cannot serve — before any work; a dry run needs neither device nor Ray."""
+    from .executor import EXECUTORS, require_ray
+
+    require(executor in EXECUTORS, "--executor", executor, "one of " + ", ".join(EXECUTORS))
+    require(address is None or executor == "ray", "--ray-address", address,
+            "no address without --executor ray")
+    if dry_run:
+        return
+    if executor == "ray":
+        require_ray()
+    if device.startswith("cuda") and not (executor == "ray" and address):
+        import torch  # on a Ray cluster the workers' GPUs count, not the driver's
+
+        require(torch.cuda.is_available(), "--device", device,
+                "a CUDA device visible to torch (none is; use --device cpu, or --preset cpu)")
+        if executor == "local":
+            require(jobs == 1, "--jobs", jobs, "1 on a GPU (cells share the device)")
 
 
 def _device_name(device: str) -> str:

@@ -82,12 +82,14 @@ RATIO_METRIC = "excess_ratio"
 
 # Cost model (seconds), calibrated on this project's 2-core machine with 1 torch thread per
 # cell, DiT width 32, depth 2, H = 16, batch 64: 0.031 s per step, ~5 s per cell of start-up
-# and evaluation (25 s CPU for 750 steps, measured 2026-11-27).  GPU: ASSUMED 25 steps/s for
-# the paper DiT (12 blocks, width 256, batch 64) on one H100, step time ∝ depth (a batch-64 step
-# is latency-bound), ~4 s per cell of evaluation; not measured here.
+# and evaluation (25 s CPU for 750 steps, measured 2026-11-27).  GPU: 26.5 steps/s for the
+# paper DiT (12 blocks, width 256, batch 64) on one H100 in float32, measured (``bench train
+# --preset paper``), step time ∝ depth (a batch-64 step is latency-bound), ~4 s per cell of
+# evaluation (assumed).  The data stream's cost per batch (a finite training set: only Z is
+# drawn) is added by :func:`.cost.stream_seconds` (CPU measured, GPU assumed).
 CPU_STEP_S = 0.031
 CPU_CELL_S = 5.0
-GPU_PAPER_STEP_S = 1.0 / 25.0
+GPU_PAPER_STEP_S = 1.0 / 26.5
 GPU_CELL_S = 4.0
 
 
@@ -566,19 +568,22 @@ class DecayExperiment(Experiment):
         return "\n".join(lines)
 
     def estimate_seconds(self, params: dict[str, Any], cells: list[Cell], device: str) -> float:
+        from .cost import stream_seconds
+
         total = 0.0
         for c in cells:
             cp = c.params
             if cp["kind"] == "construct":
                 total += 0.5 * len(cp["construct_H"]) * len(cp["eps_grid"]) * 0.1 + 1.0
                 continue
+            stream = stream_seconds(cp["batch"], cp["d"], cp["H"], device, gp_draws=False)
             if device.startswith("cuda"):
                 step = GPU_PAPER_STEP_S * cp["depth"] / 12
-                total += cp["steps"] * step * max(cp["batch"] / 64, 1.0) + GPU_CELL_S
+                total += cp["steps"] * (step * max(cp["batch"] / 64, 1.0) + stream) + GPU_CELL_S
             else:
                 size = (cp["depth"] / 2) * (cp["H"] / 16) * max(cp["width"] / 32, 1.0) * (
                     cp["batch"] / 64)
-                total += cp["steps"] * CPU_STEP_S * size + CPU_CELL_S
+                total += cp["steps"] * (CPU_STEP_S * size + stream) + CPU_CELL_S
         return total
 
 

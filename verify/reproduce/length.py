@@ -890,7 +890,11 @@ class LengthExperiment(Experiment):
         throughput assumed, :data:`GPU_STEP_SECONDS`), the evaluation at ``GPU_EVAL_FLOPS`` and
         the probe on the host at ``HOST_FLOPS64``.  Construction cell: ``0.3 + CON_SECONDS·d·H²·
         draws`` (the iteration at every draw, on the host).  CPU constants fitted to the cpu
-        preset's per-cell CPU seconds on this project's 2-core machine (docs/reproducing.md)."""
+        preset's per-cell CPU seconds on this project's 2-core machine (docs/reproducing.md).
+        Plus the data stream per batch (:func:`.cost.stream_seconds`: CPU measured, GPU
+        assumed)."""
+        from .cost import stream_seconds
+
         gpu = device.startswith("cuda")
         total = 10.0  # imports and the summary
         for c in cells:
@@ -915,6 +919,7 @@ class LengthExperiment(Experiment):
                 step = CPU_STEP_BASE + CPU_STEP_LAYER * L + flops / CPU_FLOPS
                 evals = CPU_EVAL * 3 * draws * H * L
                 probe = PROBE_SECONDS * passes * H * L
+            step += stream_seconds(p["batch"], d, H, device)
             total += 2.0 + p["steps"] * step + evals + probe
         return total
 
@@ -936,11 +941,9 @@ CPU_EVAL = 2e-6
 #: Assumed GPU throughput (no GPU in the session that built this preset): the paper-size DiT
 #: (width 256, 12 layers, 16 heads, batch 64 × H 96 = 6144 tokens) trains at 26.5 steps/s in
 #: float32 on one H100 (measured, issue 17) → 37.7 ms per step; a step of more work scales with
-#: its flops from there, a step of less work costs the same (launch-bound).  The data stream is
-#: assumed device-side (issue 17's target: ≤ 5 % of a step); with today's host stream (39.7 ms
-#: per paper batch of 64·8·96 numbers, ∝ the batch's size, not overlapped with the step) every
-#: step is longer by 3–53 ms (H = 16…256): ≈ 1.5× the training time, ≈ 75 min for the gpu
-#: preset.  An H200 is at least as fast.
+#: its flops from there, a step of less work costs the same (launch-bound).  The data stream
+#: runs on the device (its cost added by :func:`.cost.stream_seconds`, assumed there: no GPU
+#: measured it).  An H200 is at least as fast.
 GPU_STEP_SECONDS = 1 / 26.5
 GPU_REF_TOKENS, GPU_REF_H, GPU_REF_WIDTH, GPU_REF_DEPTH = 64 * 96, 96, 256, 12
 #: effective float32 flop/s of the evaluation forwards on the device (assumed, conservative)

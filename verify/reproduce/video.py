@@ -74,7 +74,9 @@ STRIP_FRAMES = 12
 #: factor; a fixed ``CELL_S`` for imports, data and probes.  GPU: ``GPU_STEPS_PER_S`` steps/s
 #: (the assumption the gpu preset is sized on, paper-sized DiT at batch 64 on one H100), plus
 #: four checkpoints of ``16·params`` bytes (model, EMA, two Adam moments) written and hashed at
-#: ``GPU_CKPT_BYTES_PER_S`` and ``GPU_CELL_S`` for data, CPU probes and export (assumed).
+#: ``GPU_CKPT_BYTES_PER_S`` and ``GPU_CELL_S`` for data, CPU probes and export (assumed).  The
+#: data stream's cost per batch (given data: only the noise is drawn) is added by
+#: :func:`.cost.stream_seconds` (CPU measured; GPU assumed, not measured).
 STEP_S0, STEP_S1, SAMPLE_S1, CELL_S = 0.012, 0.3, 0.05, 15.0
 GPU_STEPS_PER_S, GPU_CKPT_BYTES_PER_S, GPU_CELL_S = 25.0, 0.5e9, 60.0
 
@@ -564,7 +566,10 @@ class VideoExperiment(Experiment):
 
     # -- cost model --------------------------------------------------------------------------
     def estimate_seconds(self, params, cells, device) -> float:
+        from .cost import stream_seconds
+
         p = params
+        stream = stream_seconds(p["batch"], p["size"] ** 2, p["frames"], device, gp_draws=False)
         size = p["batch"] * p["frames"] * (12 * p["depth"] * p["width"] ** 2
                                            + 2 * p["size"] ** 2 * p["width"]) * 1e-9
         total = 0.0
@@ -572,11 +577,11 @@ class VideoExperiment(Experiment):
             samples = c.params["role"] == "ball"
             if device.startswith("cuda"):
                 params = p["depth"] * 18 * p["width"] ** 2 + 2 * p["size"] ** 2 * p["width"]
-                total += (p["steps"] / GPU_STEPS_PER_S + GPU_CELL_S
+                total += (p["steps"] * (1 / GPU_STEPS_PER_S + stream) + GPU_CELL_S
                           + 4 * 16 * params / GPU_CKPT_BYTES_PER_S
                           + (p["sample_steps"] / GPU_STEPS_PER_S if samples else 0.0))
             else:
-                total += CELL_S + p["steps"] * (STEP_S0 + STEP_S1 * size)
+                total += CELL_S + p["steps"] * (STEP_S0 + STEP_S1 * size + stream)
                 if samples:
                     total += SAMPLE_S1 * p["sample_steps"] * size * p["n_samples"] / p["batch"]
         return total
