@@ -416,14 +416,15 @@ def make_train_set(spec: GPSpec, n: int, seed: int) -> torch.Tensor:
 
 def save_train_set(path: str | Path, x: torch.Tensor, spec: GPSpec) -> Path:
     """Write ``x`` ``(n, d, H)`` and ``spec`` to one safetensors file, atomically (temporary
-    file, fsync, rename).  The spec's JSON and the format tag are in the file's metadata."""
-    from safetensors.torch import save
+    file, fsync, rename).  The spec's JSON and the format tag are in the file's metadata,
+    written in sorted key order so identical runs give identical bytes."""
+    from ditgp.numerics.atomic import safetensors_bytes
 
     x = x.detach().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     require(x.ndim == 3 and tuple(x.shape[1:]) == (spec.d, spec.H), "x", tuple(x.shape),
             f"shape (n, d, H) = (n, {spec.d}, {spec.H})")
-    data = save({"x0": x.to(torch.float64).contiguous()},
-                metadata={"format": TRAIN_SET_FORMAT, "spec": spec.to_json(indent=None)})
+    data = safetensors_bytes({"x0": x.to(torch.float64).contiguous()},
+                             metadata={"format": TRAIN_SET_FORMAT, "spec": spec.to_json(indent=None)})
     return atomic_write_bytes(path, data)
 
 

@@ -401,3 +401,16 @@ def test_law_of_t_catches_t0_plus_T_u_planted(monkeypatch):
     monkeypatch.setattr(D, "sample_times", wrong)
     t0, T = T_SPEC.schedule.t0, T_SPEC.schedule.T
     assert scipy.stats.kstest(_t_draws(), "uniform", args=(t0, T - t0)).pvalue < LAW_ALPHA
+
+
+def test_train_set_files_of_identical_sets_are_byte_identical(tmp_path):
+    """safetensors writes its metadata map in random order; the train set's writer sorts it (the
+    file's sha256 is recorded in config.json and checked on resume)."""
+    from ditgp.models.data import make_train_set, save_train_set
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec
+
+    spec = GPSpec(kernel("laplace", ell=2.0), H=4, d=2)
+    x = make_train_set(spec, 3, seed=1)
+    blobs = {save_train_set(tmp_path / f"{i}.safetensors", x, spec).read_bytes() for i in range(6)}
+    assert len(blobs) == 1
