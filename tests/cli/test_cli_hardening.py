@@ -335,8 +335,8 @@ CASES = [
      lambda w, t: ["verify", "--claims", "101", "--out", str(t / "v")], "--run RUN"),
     # reproduce: records checked, settings checked before planning
     ("reproduce-cell-edited", case_reproduce_cell_edited, "does not match its sha256"),
-    ("reproduce-cell-list", case_reproduce_cell_list, "main-s0.json"),
-    ("reproduce-cell-not-utf8", case_reproduce_cell_not_utf8, "main-s0.json"),
+    ("reproduce-cell-list", case_reproduce_cell_list, "main-l1-s0.json"),
+    ("reproduce-cell-not-utf8", case_reproduce_cell_not_utf8, "main-l1-s0.json"),
     ("reproduce-experiment-json-corrupt", case_reproduce_experiment_json_corrupt,
      "experiment.json"),
     ("reproduce-set-steps-negative", case_reproduce_set_negative_steps, "--set steps=-5"),
