@@ -48,7 +48,12 @@ class Fake(Experiment):
         fig, ax = plt.subplots()
         ax.plot([r["mean"] for r in results.values()])
         name = base.save_png(fig, ctx.root / "means.png")
-        return {"numbers": {"means": results}, "markdown": "means", "figures": [name]}
+        from ditgp.verify.reproduce.verdict import seed_level_test
+
+        verdict = seed_level_test([r["mean"] for r in results.values()], claim="the mean is > 0",
+                                  statistic="mean", control_name="none", control_verdict=None)
+        return {"verdict": verdict, "numbers": {"means": results}, "markdown": "means",
+                "figures": [name]}
 
     def estimate_seconds(self, params, cells, device):
         return 0.01 * len(cells)
@@ -169,3 +174,11 @@ def test_cli_refuses_the_gpu_preset_on_a_cpu_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--force" in err and "--preset" in err, err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_summary_without_a_verdict_is_refused(tmp_path, monkeypatch):
+    """Every experiment ends in a verdict: a summary without one is not written as results."""
+    monkeypatch.setattr(Fake, "summarise", lambda self, r, c, ctx: {"numbers": {}, "markdown": ""})
+    with pytest.raises(SpecError, match="verdict"):
+        base.run_experiment("fake-exp", tmp_path, preset="toy", quiet=True)
+    assert not (tmp_path / "fake-exp" / "results.json").exists()
