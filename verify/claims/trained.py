@@ -224,7 +224,7 @@ def check_attention(inp: TrainedDraw, *, ctx: TrainedContext | None = None) -> O
     model = getattr(subject, "model", subject)
     ctrl = ctx.nets.control.model if ctx.nets.control is not None else None
     kt = attention_summary(model, spec, t, seed=inp.seed, control=ctrl)["kernel_test"]
-    sel = (1.0 - kt["cv_ratio"]) if kt["scale"] > 0 else -1.0  # > 0: kernel predicts best
+    sel = max(1.0 - kt["cv_ratio"], -1.0) if kt["scale"] > 0 else -1.0  # > 0: kernel best
     if kt["selected"]:
         sel = max(sel, TIE_RTOL)
     margins = {"selection": sel if kt["selected"] else min(sel, -1e-15),
