@@ -403,6 +403,7 @@ class AttentionExperiment(Experiment):
         ax.set_ylabel("fitted attention decay length τ̂")
         ax.set_title(f"decay length vs ℓ ({len(seeds)} seeds, geometric mean ± SE)", fontsize=9)
         ax.legend(fontsize=7)
+        fig.subplots_adjust(wspace=0.35)
         names.append(save_png(fig, ctx.root / "attention_profile.png"))
 
         # (3) the operator probe: gap-1 block norm and relative error per ℓ
