@@ -331,7 +331,9 @@ def fit_windowed(spec, cfg, window: int, *, seq: np.random.SeedSequence, n_train
     """Train a windowed DiT with held-out selection (module docstring).  Returns
     ``(network, info)``: the selected EMA network (eval mode, float32/64 on ``device``) and
     ``info`` (``train_x0`` (n, d, H) float64, ``best_step``, ``stopped``, ``best_val``,
-    ``history`` ``[[step, held-out excess], ...]``, ``params``, ``seconds``, ``cpu_seconds``)."""
+    ``selected_val`` (the returned network's held-out excess, re-measured: equals
+    ``best_val``), ``history`` ``[[step, held-out excess], ...]``, ``params``, ``seconds``,
+    ``cpu_seconds``)."""
     import torch
     from ditgp.models.ema import ema_decay, learning_rate, make_ema, update_ema
     from ditgp.numerics.oracle import Oracle
@@ -417,7 +419,8 @@ def fit_windowed(spec, cfg, window: int, *, seq: np.random.SeedSequence, n_train
     from ditgp.models.build import count_parameters
 
     return ema_net, {"train_x0": x_train64, "best_step": best_step, "stopped": k,
-                     "best_val": best, "history": history, "params": count_parameters(model),
+                     "best_val": best, "selected_val": held_out(), "history": history,
+                     "params": count_parameters(model),
                      "seconds": time.perf_counter() - w0,
                      "cpu_seconds": time.process_time() - c0}
 
