@@ -562,7 +562,7 @@ class DecayExperiment(Experiment):
              "restricting attention to a small window costs a smaller share of the learnable "
              "temporal structure for faster decay (exponential, then polynomial, then "
              "logarithmic).")
-    default_seeds = {"toy": 2, "cpu": 5, "gpu": 12}
+    default_seeds = {"toy": 2, "cpu": 5, "gpu": 6}
 
     def params(self, preset: str) -> dict[str, Any]:
         common = {"kernels": list(CLASS_OF), "control_kernel": "power-law", "planted_null": None,
@@ -583,11 +583,14 @@ class DecayExperiment(Experiment):
                     "eval_every": 100, "patience": 4, "val_n": 64, "eval_n": 128,
                     "dsm_n": 128, "construct_H": [128, 256]}
         if preset == "gpu":
-            # 4 arms × 2 windows × 12 seeds = 96 cells × ≤ 2500 steps at batch 64: ≈ 57 min on
-            # one H100/H200 by the cost model (GPU_* constants; assumptions stated there)
+            # (3 kernels × 3 windows + the control's 2) × 6 seeds = 66 cells × ≤ 3600 steps at
+            # batch 64: ≈ 55 min on one H100/H200 by the cost model (GPU_* constants; the
+            # assumptions are stated there).  Longer training than cpu (held-out early stopping
+            # ends a cell at its plateau), a middle window (receptive field 4) for the "window
+            # needed", 6 seeds (the cpu pilot's spread detects 0.003 with 5).
             return {**common, "H": 128, "d": 2, "width": 32, "depth": 2, "heads": 2,
-                    "windows": [1, 127], "test_window": 1, "n_train": 8192,
-                    "max_steps": 2500, "min_steps": 1000, "batch": 64, "lr": 2e-3,
+                    "windows": [1, 2, 127], "test_window": 1, "n_train": 8192,
+                    "max_steps": 3600, "min_steps": 1500, "batch": 64, "lr": 2e-3,
                     "warmup": 100, "ema": 0.998, "eval_every": 100, "patience": 5,
                     "val_n": 128, "eval_n": 256, "dsm_n": 256, "construct_H": [128, 256]}
         raise SpecError("--preset", preset, "one of toy, cpu, gpu")
@@ -603,6 +606,14 @@ class DecayExperiment(Experiment):
         if params["planted_null"] is not None:
             out = [(arm, params["planted_null"]) for arm, _ in out]
         return out
+
+    @staticmethod
+    def arm_windows(params: dict[str, Any], arm: str) -> list[int]:
+        """The windows an arm trains at: every window for a kernel's arm; the test window and
+        the full window for the control's replicate arm (all its test needs)."""
+        if arm.startswith("control-"):
+            return sorted({params["test_window"], params["H"] - 1})
+        return sorted(params["windows"])
 
     def _check(self, params: dict[str, Any]) -> None:
         ks = params["kernels"]
@@ -657,7 +668,7 @@ class DecayExperiment(Experiment):
                                        **{key: params[key] for key in con_keys}})
                for k in data_kernels]
         for arm, kern in self.arms(params):
-            for w in params["windows"]:
+            for w in self.arm_windows(params, arm):
                 for s in seeds:
                     out.append(Cell(f"train-{arm}-w{w}-s{s}", {
                         "kind": "train", "arm": arm, "kernel": kern, "window": w, "seed": s,
@@ -733,7 +744,6 @@ class DecayExperiment(Experiment):
         con = {c.params["kernel"]: results[c.id] for c in cells if c.params["kind"] == "construct"}
         train = [results[c.id] for c in cells if c.params["kind"] == "train"]
         seeds = sorted({r["seed"] for r in train})
-        ws = sorted(p["windows"])
         w_test, w_full = p["test_window"], p["H"] - 1
         share = {(r["arm"], r["window"], r["seed"]): r["share"] for r in train}
         absx = {(r["arm"], r["window"], r["seed"]): r["mean"]["excess"] for r in train}
@@ -777,7 +787,7 @@ class DecayExperiment(Experiment):
         table: dict[str, Any] = {}
         for a in arms:
             table[a] = {}
-            for w in ws:
+            for w in self.arm_windows(p, a):
                 rs = [r for r in train if r["arm"] == a and r["window"] == w]
                 entry = {}
                 for m in ("excess", "baseline_excess", "dsm_excess", "rel_error",
@@ -794,7 +804,8 @@ class DecayExperiment(Experiment):
                 table[a][str(w)] = entry
         needed = {}
         for a in arms:
-            ok = [w for w in ws if np.mean(penalties(share, a, w, w_full, seeds)) <= PENALTY_TOL]
+            ok = [w for w in self.arm_windows(p, a)
+                  if np.mean(penalties(share, a, w, w_full, seeds)) <= PENALTY_TOL]
             rf = con[data_kernel[a]]["rf"]
             b_need = next(b for b, s in zip(rf["b"], rf["share"], strict=True) if s <= PENALTY_TOL)
             needed[a] = {"trained_window": min(ok), "bound_receptive_field": b_need,
@@ -998,7 +1009,7 @@ class DecayExperiment(Experiment):
                   f"the same rule gives **{verdict_abs['verdict']}**.", ""]
         rows = []
         for a in arms:
-            for w in sorted(p["windows"]):
+            for w in self.arm_windows(p, a):
                 e = table[a][str(w)]
                 rows.append([a, w, receptive_field(p["depth"], w, H), pm(e["share"]),
                              f"{e['bound_share']:.3g}", pm(e["excess"]),

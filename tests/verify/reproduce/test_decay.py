@@ -456,6 +456,10 @@ def test_presets_fit_their_budgets_by_the_cost_model():
         cells = exp.cells(p, tuple(range(exp.default_seeds[preset])))
         assert exp.estimate_seconds(p, cells, device) / jobs <= limit
         assert exp.default_seeds[preset] >= 5  # 2⁻⁵ < α: the sign-flip test can reach α
+    gpu = exp.params("gpu")
+    ctl = {c.params["window"] for c in exp.cells(gpu, (0,)) if c.params.get("arm", "").startswith(
+        "control-")}
+    assert ctl == {gpu["test_window"], gpu["H"] - 1} and len(gpu["windows"]) == 3
     from ditgp.numerics.budget import construct_estimate
 
     p = exp.params("cpu")
