@@ -832,25 +832,28 @@ class DecayExperiment(Experiment):
     def _plot_receptive_field(self, ctx, arms, data_kernel, con, table, p) -> str:
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(7.2, 4.4))
-        H = p["H"]
+        H, floor = p["H"], 1e-5  # shares below the floor are drawn at it (the bound reaches 0)
         for k in (k for k in CLASS_OF if k in con):
             rf = con[k]["rf"]
-            x = np.maximum(rf["b"], 0.5)
-            ax.plot(x[:-1], np.maximum(rf["share"][:-1], 1e-7), color=f"C{list(CLASS_OF).index(k)}",
-                    lw=1.2, label=f"exact bound, {k} ({CLASS_OF[k]})")
+            ax.plot(rf["b"][:-1], np.maximum(rf["share"][:-1], floor),
+                    color=f"C{list(CLASS_OF).index(k)}", lw=1.2,
+                    label=f"exact bound, {k} ({CLASS_OF[k]})")
         for j, a in enumerate(arms):
+            ctl = a.startswith("control-")
             for w, e in table[a].items():
                 b = receptive_field(p["depth"], int(w), H)
                 mu, se = e["share"]["mean"], e["share"]["se"]
-                ax.errorbar([max(b, 0.5) * (1 + 0.04 * (j - 1.5))], [mu],
+                ax.errorbar([b * (1 + 0.05 * (j - 1.5))], [mu],
                             yerr=[0 if not math.isfinite(se) else se],
-                            color=self._color(a, list(p["kernels"]) + [a]) if a.startswith(
-                                "control-") else f"C{list(CLASS_OF).index(data_kernel[a])}",
-                            marker="s" if a.startswith("control-") else "o", ms=5, capsize=3,
-                            ls="none", label=f"trained {a}" if w == str(H - 1) else None)
-        ax.set_xscale("log")
+                            color="0.45" if ctl else f"C{list(CLASS_OF).index(data_kernel[a])}",
+                            marker="s" if ctl else "o", ms=5, capsize=3, ls="none",
+                            label=f"trained {a}" if int(w) == H - 1 else None)
+        ax.axvline(H - 1, color="k", lw=0.6, ls=":")
+        ax.set_xscale("symlog", linthresh=1)
         ax.set_yscale("log")
-        ax.set_xlabel(f"receptive field b = depth·w (frames; b = {H - 1}: full attention)")
+        ax.set_ylim(bottom=floor / 2)
+        ax.set_xlabel(f"receptive field b = depth·w (frames; 0 = independent frames, {H - 1} = "
+                      "full attention)")
         ax.set_ylabel("missed share of temporal structure\nΣ_t excess / Σ_t baseline excess")
         ax.set_title(f"the window's price: exact bound (lines) vs trained windowed DiTs (mean ± "
                      f"SE over seeds), H = {H}", fontsize=9)
