@@ -1010,6 +1010,19 @@ class DecayExperiment(Experiment):
                             "bounds (abs.)", "p (abs.)"], rows, "lrrrlrrrr"), "",
                   f"Rule: {verdict['details']['rule']}. In absolute units (excess per element) "
                   f"the same rule gives **{verdict_abs['verdict']}**.", ""]
+        at_max = sum(r["stopped"] >= p["max_steps"] for r in train)
+        if verdict["verdict"] == "inconclusive":
+            head = (f"**Not conclusive at this size** ({len(seeds)} seeds): {verdict['power']}. "
+                    "The gpu preset (`--preset gpu`: 6 seeds, batch 64, up to 3600 steps with "
+                    "held-out early stopping, windows 1, 2 and full) is the design sized to be.")
+        else:
+            head = (f"**Conclusive at this size** ({len(seeds)} seeds): the ordering test is "
+                    f"{verdict['verdict']}.")
+        lines += [head + (f" {at_max} of {len(train)} cells ran to max_steps = "
+                          f"{p['max_steps']} (still improving on the held-out set): their "
+                          "penalties include optimisation error beside the window's price; "
+                          "`penalty − bound` below is that part." if at_max else
+                          " Every cell stopped at its held-out plateau."), ""]
         rows = []
         for a in arms:
             for w in self.arm_windows(p, a):
@@ -1030,16 +1043,17 @@ class DecayExperiment(Experiment):
                             "step / at max"], rows, "lrrrrrrrrrr"), ""]
         rows = [[a, f"{np.mean(pen[a]):.3g} ± {np.std(pen[a], ddof=1) / math.sqrt(len(seeds)):.2g}"
                  if len(seeds) > 1 else f"{np.mean(pen[a]):.3g}", f"{pred[a]:.3g}",
-                 f"{np.mean(pen_abs[a]):.3g}", needed[a]["trained_window"],
+                 f"{np.mean(pen[a]) - pred[a]:.3g}", f"{np.mean(pen_abs[a]):.3g}",
+                 needed[a]["trained_window"],
                  f"{needed[a]['bound_window']} (b = {needed[a]['bound_receptive_field']})"]
                 for a in arms]
         lines += [f"**Window penalty** at w = {wt} (b = {b_test}) per arm, beside the exact "
                   f"bound's prediction for a network that learns everything else, and the "
                   f"smallest window whose mean penalty is ≤ {PENALTY_TOL:g} (trained, from the "
                   "windows run) and by the bound:", "",
-                  md_table(["arm", "penalty (share) ± SE", "bound", "penalty (abs.)",
-                            "window needed (trained)", "window needed (bound)"], rows,
-                           "lrrrrr"), "",
+                  md_table(["arm", "penalty (share) ± SE", "bound", "penalty − bound",
+                            "penalty (abs.)", "window needed (trained)",
+                            "window needed (bound)"], rows, "lrrrrrr"), "",
                   f"![receptive field]({figures[0]})", "", f"![penalties]({figures[1]})", "",
                   f"![training]({figures[2]})", ""]
         ks = [k for k in CLASS_OF if k in con]
