@@ -112,19 +112,22 @@ PENALTY_TOL = 0.01
 #: receptive fields at which the construct cells tabulate the exact bound (clipped to H − 1)
 RF_GRID = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 
-# Cost model (seconds).  CPU: calibrated on this project's 2-core machine with 1 torch thread
-# per cell for the cpu preset's cell (DiT width 32, depth 2, H = 128, d = 2, batch 32):
-# CPU_STEP_S of CPU time per training step including the held-out evaluations, CPU_CELL_S per
-# cell of set-up and test evaluation; a cell's steps are at most max_steps (early stopping
-# ends most cells earlier, so the estimate is an upper bound).  Other sizes scale with
-# depth·H·width·batch.  GPU: GPU_PAPER_STEP_S is the measured H100 float32 step of the paper
-# DiT (12 blocks, width 256, batch 64, H = 96: 26.5 steps/s).  ASSUMED: a smaller DiT is
+# Cost model (seconds).  CPU: measured for the cpu preset's cell (DiT width 32, depth 2,
+# H = 128, d = 2, batch 32, 1 torch thread): its 40 cells ran 78,700 steps in 2,776 s of process
+# time, i.e. 35.3 ms of CPU per step including the held-out evaluations (under a load average
+# of 7 on 2 cores: contention inflates CPU time by ~15 % against a quiet machine), and the
+# whole run took 2,900 s of CPU (user + sys), leaving ~3 s per cell for set-up and the test
+# evaluation.  A cell's steps are at most max_steps (early stopping ends some cells earlier,
+# so the estimate is an upper bound); other sizes scale with depth·H·width·batch.  GPU:
+# GPU_PAPER_STEP_S is the measured H100 float32 step of the paper DiT (12 blocks, width 256,
+# batch 64, H = 96: 26.5 steps/s).  ASSUMED, not measured here: a smaller DiT is
 # latency-bound, so its step takes the depth share of that time but no less than
-# GPU_MIN_SHARE of it; more tokens than the paper's batch (64 × 96) scale it up linearly.  The
-# step is not data-bound: a decay cell keeps its training set on the device and draws indices,
-# t and noise there with a device generator (no host stream).  Not measured on a GPU here.
-CPU_STEP_S = 0.034
-CPU_CELL_S = 6.0
+# GPU_MIN_SHARE of it (depth 2: 1/4, i.e. ≤ 106 steps/s); tokens beyond the paper's batch
+# (64 × 96) scale it up linearly.  The step is not data-bound: a decay cell keeps its training
+# set on the device and draws indices, t and noise there with a device generator (no host
+# stream), so the ~13-25 steps/s bound of the host GP stream does not apply.
+CPU_STEP_S = 0.0353
+CPU_CELL_S = 3.0
 GPU_PAPER_STEP_S = 1.0 / 26.5
 GPU_CELL_S = 4.0
 GPU_MIN_SHARE = 0.25
@@ -850,6 +853,7 @@ class DecayExperiment(Experiment):
                             label=f"trained {a}" if int(w) == H - 1 else None)
         ax.axvline(H - 1, color="k", lw=0.6, ls=":")
         ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(-0.2, (H - 1) * 1.4)
         ax.set_yscale("log")
         ax.set_ylim(bottom=floor / 2)
         ax.set_xlabel(f"receptive field b = depth·w (frames; 0 = independent frames, {H - 1} = "
@@ -888,11 +892,10 @@ class DecayExperiment(Experiment):
             ax.errorbar([j + 0.25], [mu], yerr=[[mu - lo if lo is not None else 0],
                                                  [hi - mu if hi is not None else 0]],
                         fmt="D", color="k", capsize=4, ms=4)
-            ax.annotate(f"{t['verdict']}\np={t['details']['p_value']:.3g}", (j, ax.get_ylim()[1]),
-                        fontsize=7, ha="center", va="top")
         ax.axhline(0, color="k", lw=0.6)
-        ax.set_xticks(range(len(tests)), [k.replace("control: ", "ctl: ") for k in tests],
-                      fontsize=7)
+        ax.set_xticks(range(len(tests)), [
+            f"{k.replace('control: ', 'ctl: ')}\n{t['verdict']}, p = {t['details']['p_value']:.3g}"
+            for k, t in tests.items()], fontsize=7)
         ax.set_ylabel("per-seed difference of penalties")
         ax.set_title(f"ordering tests (diamond: mean with one-sided {1 - ALPHA:.0%} bounds)",
                      fontsize=9)
