@@ -66,9 +66,11 @@ gives one penalty per arm (four independent trainings behind each adjacent diffe
 each adjacent pair ``A`` (faster) ``< B``: ``D_s = penalty_B − penalty_A``, one-sided
 Student-t bounds and the exact sign-flip test (``p ≥ 2⁻ⁿ``).  The verdict is **supported**
 only if every adjacent pair is (intersection–union: level ``α`` without correction),
-**refuted** if some pair is significantly reversed at ``α/(pairs)`` (Bonferroni), else
-**inconclusive**; the reported statistic is the binding pair's.  The power statement uses
-the exact bound's predicted difference as the effect of interest.
+**refuted** if the extreme contrast (slowest − fastest class, one test at level ``α``) is
+significantly reversed, else **inconclusive** (a reversed adjacent pair is reported, and keeps
+the verdict from "supported"); the reported statistic is the binding test's
+(:func:`ordering_verdict`).  The power statement uses the exact bound's predicted difference
+as the effect of interest.
 """
 
 from __future__ import annotations
