@@ -149,7 +149,7 @@ def _alive(pid: int) -> bool:
                          ids=["SIGTERM", "SIGINT", "SIGKILL"])
 def test_jobs_workers_end_with_their_parent(tmp_path, sig):
     out, flag = tmp_path / "res", tmp_path / "paused"
-    parent = _ditgp("reproduce", "decay", "--preset", "toy", "--jobs", "2", "--quiet", "--out",
+    parent = _ditgp("reproduce", "video", "--preset", "toy", "--jobs", "2", "--quiet", "--out",
                     str(out), env_extra={"DITGP_CHECKPOINT_PAUSE": f"any:{flag}"})
     workers: list[int] = []
     try:
@@ -171,4 +171,4 @@ def test_jobs_workers_end_with_their_parent(tmp_path, sig):
         for w in workers:  # a failed check must not leave paused workers behind
             if _alive(w):
                 os.kill(w, signal.SIGKILL)
-    assert not (out / "decay" / "summary.md").exists()
+    assert not (out / "video" / "summary.md").exists()

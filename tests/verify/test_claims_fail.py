@@ -388,3 +388,19 @@ def test_attention_test_controls_claim_holds_and_fails_when_the_positive_control
     # pattern, only its value-weighted sum is γ): the test must not call it ∝ γ
     compact = _probe_request(attention="compact")
     assert check_attention_test_controls(req, build=lambda r: compact.build()).margin < 0
+
+
+def test_attention_test_controls_refuses_a_construction_without_an_attention_shape():
+    """w = 0 (pure self-attention) is outside the claim: inside hypothesis such a draw is
+    rejected, called directly it is refused, never reported as a failed positive control."""
+    from ditgp.theory.errors import SpecError
+    from ditgp.theory.kernels import kernel
+    from ditgp.theory.spec import GPSpec
+    from ditgp.verify.claims.probes import MIN_SHAPE_WINDOW, check_attention_test_controls
+    from ditgp.verify.strategies import ConstructionRequest
+
+    req = ConstructionRequest(GPSpec(kernel("laplace", ell=0.2), H=6, d=1), 0.1, 1e-2,
+                              attention="softmax", algorithm="gd", time_conditioning="fixed")
+    assert int(req.build().plan.window) < MIN_SHAPE_WINDOW
+    with pytest.raises(SpecError, match="construction window"):
+        check_attention_test_controls(req)

@@ -13,7 +13,9 @@ Jacobian, attention maps) and the verdict layer (:mod:`ditgp.verify.operator`,
   construction (its attention is ``γ_w/N`` by design: positive control) and fails the same
   network with its attention made uniform (planted flat attention: negative control).  The
   margin is the smaller of the two sides: the positive control's and ``1`` for a failed
-  negative control (``−1`` when the flat network passes).
+  negative control (``−1`` when the flat network passes).  Constructions whose truncation
+  window is below ``MIN_SHAPE_WINDOW`` (pure self-attention at ``w = 0``) are outside the claim
+  and rejected as inputs.
 """
 
 from __future__ import annotations
@@ -101,13 +103,28 @@ def _flat(module):
     return flat
 
 
+#: the smallest truncation window whose construction has an attention shape to test: gaps
+#: 0..w carry the truncated γ_w, and the competing free exponential (scale, offset, τ) fits
+#: any three points, so the kernel's shape shows only from four gaps on (measured: at w = 2
+#: the free exponential wins on some draws)
+MIN_SHAPE_WINDOW = 3
+
+
 def check_attention_test_controls(inp: ds.ConstructionRequest, *,
                                   build: Callable | None = None) -> Outcome:
     from ditgp.models.probes import Probeable, attention_maps, input_gap_profiles
     from ditgp.numerics.oracle import Oracle
+    from ditgp.theory.errors import require
     from ditgp.verify.probes import kernel_model_test
+    from hypothesis import currently_in_test_context, reject
 
     con = (build or (lambda r: r.build()))(inp)
+    # outside the claim: a window below MIN_SHAPE_WINDOW leaves the construction's attention no
+    # kernel shape to show (w = 0 is pure self-attention, identical to what a flat test sees)
+    if int(con.plan.window) < MIN_SHAPE_WINDOW and currently_in_test_context():
+        reject()
+    require(int(con.plan.window) >= MIN_SHAPE_WINDOW, "construction window",
+            int(con.plan.window), f"≥ {MIN_SHAPE_WINDOW} (an attention shape to test)")
     spec, t = inp.spec, float(inp.t)
     gamma = np.asarray(spec.Gamma[:, 0])
     X = Oracle.for_spec(spec).sample(4, seed=11, t=t)

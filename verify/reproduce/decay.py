@@ -135,6 +135,9 @@ GPU_CELL_S = 4.0
 GPU_MIN_SHARE = 0.25
 #: the reference sizes of the cost model
 _CPU_REF = {"depth": 2, "H": 128, "width": 32, "batch": 32}
+#: the data stream's share of CPU_STEP_S (cost.stream_seconds at the calibration size, d = 2,
+#: drawing only Z from a resident training set): the compute part is the rest
+_CPU_REF_STREAM_S = 2.6e-4 + 1.75e-8 * 32 * 2 * 128
 _GPU_REF_TOKENS = 64 * 96
 
 
@@ -1084,8 +1087,11 @@ class DecayExperiment(Experiment):
 
     # -- cost ------------------------------------------------------------------------------------
     def estimate_seconds(self, params: dict[str, Any], cells: list[Cell], device: str) -> float:
-        # no data-stream term: a decay cell draws its batches itself (a resident training set,
-        # device generator), and its measured CPU step includes them
+        # the data stream (a resident training set: only Z is drawn per batch) is its own term;
+        # the measured CPU step included it, so the compute part is the measured step less the
+        # stream at the calibration size
+        from .cost import stream_seconds
+
         total = 0.0
         for c in cells:
             cp = c.params
@@ -1093,13 +1099,16 @@ class DecayExperiment(Experiment):
                 total += 2.0 + 0.05 * len(RF_GRID) * cp["eval_t_points"] * cp["d"] \
                     + 0.5 * len(cp["construct_H"]) * len(cp["eps_grid"])
                 continue
+            stream = stream_seconds(cp["batch"], cp["d"], cp["H"], device, gp_draws=False)
             if device.startswith("cuda"):
                 share = max(cp["depth"] / 12, GPU_MIN_SHARE)
                 tokens = max(cp["batch"] * cp["H"] / _GPU_REF_TOKENS, 1.0)
-                total += cp["max_steps"] * GPU_PAPER_STEP_S * share * tokens + GPU_CELL_S
+                total += cp["max_steps"] * (GPU_PAPER_STEP_S * share * tokens + stream) \
+                    + GPU_CELL_S
             else:
                 size = math.prod(cp[k] / v for k, v in _CPU_REF.items())
-                total += cp["max_steps"] * CPU_STEP_S * size + CPU_CELL_S
+                total += cp["max_steps"] * ((CPU_STEP_S - _CPU_REF_STREAM_S) * size + stream) \
+                    + CPU_CELL_S
         return total
 
 

@@ -37,7 +37,7 @@ from ditgp.theory.errors import require
 
 __all__ = ["VERDICTS", "ALPHA", "POWER", "make_verdict", "validate_verdict", "sign_flip_p",
            "mean_interval", "detectable_effect", "seeds_needed", "decide", "seed_level_test",
-           "verdict_markdown"]
+           "verdict_markdown", "equivalence_test", "equivalence_seeds_needed"]
 
 VERDICTS = ("supported", "refuted", "inconclusive")
 #: one-sided level of every experiment's verdict
@@ -219,6 +219,78 @@ def seed_level_test(diffs: Sequence[float], *, claim: str, statistic: str,
                                  "se": d["se"], "degenerate": d["degenerate"],
                                  "per_unit": [float(v) for v in np.asarray(diffs, float)],
                                  **(details or {})})
+
+
+def equivalence_seeds_needed(sd: float, margin: float, alpha: float = ALPHA,
+                             power: float = POWER, cap: int = 1000) -> int | None:
+    """Seeds for the two one-sided tests of :func:`equivalence_test` to accept a true mean
+    of 0 with probability ``power`` when the per-seed spread is ``sd``:
+    ``(t_{1−α} + t_{(1+power)/2}) · sd/√n ≤ margin`` (and at least ``⌈log₂(1/α)⌉`` seeds, what
+    each sign-flip test needs); ``None`` above ``cap``."""
+    from scipy.stats import t as student
+
+    floor = math.ceil(math.log2(1 / alpha))
+    if margin <= 0 or not math.isfinite(sd):
+        return None
+    for n in range(max(2, floor), cap + 1):
+        q = student.ppf(1 - alpha, n - 1) + student.ppf((1 + power) / 2, n - 1)
+        if q * sd / math.sqrt(n) <= margin:
+            return n
+    return None
+
+
+def equivalence_test(diffs: Sequence[float], margin: float, *, claim: str, statistic: str,
+                     alpha: float = ALPHA, unit: str = "seeds", control_name: str,
+                     control_verdict: str | None, null_sd: float | None = None,
+                     details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The verdict on "the per-seed values ``diffs`` are 0 within ``±margin``" (two one-sided
+    tests at the seed level, each the rule of :func:`decide`):
+
+    * **supported** — ``mean > −margin`` and ``mean < +margin`` are both supported (the interval
+      lies inside ``(−margin, margin)`` and both sign-flip p-values are ``≤ α``), and the
+      control is not supported;
+    * **refuted** — ``mean < −margin`` or ``mean > +margin`` is supported (the interval lies
+      entirely beyond a margin);
+    * **inconclusive** — otherwise.
+
+    ``null_sd``: the per-seed spread a design that meets the claim exactly would show (for the
+    power statement: the seeds it needs)."""
+    require(math.isfinite(margin) and margin > 0, "margin", margin, "a finite margin > 0")
+    lower = decide(diffs, alternative="greater", null=-margin, alpha=alpha)
+    upper = decide(diffs, alternative="less", null=margin, alpha=alpha)
+    below = decide(diffs, alternative="less", null=-margin, alpha=alpha)
+    above = decide(diffs, alternative="greater", null=margin, alpha=alpha)
+    inside = lower["verdict"] == "supported" and upper["verdict"] == "supported"
+    if inside and control_verdict != "supported":
+        verdict = "supported"
+    elif below["verdict"] == "supported" or above["verdict"] == "supported":
+        verdict = "refuted"
+    else:
+        verdict = "inconclusive"
+    n, sd = lower["n"], lower["sd"]
+    min_seeds = math.ceil(math.log2(1 / alpha))
+    if sd is None:
+        power = (f"not computable from {n} seed(s) (no spread): the two one-sided tests need "
+                 f"at least {max(2, min_seeds)} seeds at α = {alpha:g}")
+    else:
+        need = equivalence_seeds_needed(sd, margin, alpha)
+        power = (f"with {n} seeds (per-seed sd {sd:.3g}) a true mean of 0 is shown inside "
+                 f"±{margin:.3g} with {POWER:.0%} power from "
+                 + (f"{need} seeds" if need else "more than 1000 seeds")
+                 + f" (each sign-flip test needs ≥ {min_seeds} seeds)")
+        if null_sd is not None:
+            need0 = equivalence_seeds_needed(null_sd, margin, alpha)
+            power += (f"; a design meeting the claim exactly (per-seed sd {null_sd:.3g}) needs "
+                      + (f"{need0} seeds" if need0 else "more than 1000 seeds"))
+    return make_verdict(
+        claim=claim, verdict=verdict, statistic=statistic, estimate=lower["mean"],
+        interval=lower["interval"][:1] + upper["interval"][1:], alpha=alpha, unit=unit, n=n,
+        control_name=control_name, control_verdict=control_verdict, power=power,
+        details={"margin": float(margin), "p_value": max(lower["p_value"], upper["p_value"]),
+                 "p_value_below": below["p_value"], "p_value_above": above["p_value"],
+                 "se": lower["se"], "degenerate": lower["degenerate"],
+                 "blocked_by_control": bool(inside and control_verdict == "supported"),
+                 "per_unit": [float(v) for v in np.asarray(diffs, float)], **(details or {})})
 
 
 def verdict_markdown(v: dict[str, Any]) -> str:

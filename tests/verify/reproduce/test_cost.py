@@ -44,3 +44,11 @@ def test_stream_cost_numbers():
     assert cost.stream_seconds(64, 8, 96, "cuda") < 0.05 * cost.GPU_PAPER_STEP_S  # assumed ≤ 5 %
     assert cost.stream_seconds(64, 8, 96, "cpu", gp_draws=False) < paper_cpu
     assert cost.GPU_PAPER_STEP_S == pytest.approx(1 / 26.5)
+
+
+def test_decay_cpu_step_splits_off_the_stream_at_its_calibration_size():
+    from ditgp.verify.reproduce import decay
+
+    ref = decay._CPU_REF
+    assert decay._CPU_REF_STREAM_S == pytest.approx(
+        cost.stream_seconds(ref["batch"], 2, ref["H"], "cpu", gp_draws=False), rel=1e-12)

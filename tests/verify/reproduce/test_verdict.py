@@ -78,3 +78,39 @@ def test_validate_verdict_refuses_schema_breaks(bad):
                        control_verdict=None, power="p")
     with pytest.raises(SpecError):
         V.validate_verdict({**v, **bad})
+
+
+@pytest.mark.parametrize("diffs,want", [
+    ([0.01, -0.02, 0.015, 0.0, -0.01], "supported"),   # inside ±0.06, both tests at p = 1/32
+    ([-0.8, -0.82, -0.79, -0.85, -0.8], "refuted"),     # entirely below −δ
+    ([0.8, 0.82, 0.79, 0.85, 0.8], "refuted"),          # entirely above +δ (an overshoot)
+    ([0.05, -0.1, 0.2, -0.15, 0.1], "inconclusive"),    # too noisy to place
+    ([0.05, 0.065, 0.045, 0.062, 0.052], "inconclusive"),  # mean inside, interval crosses +δ
+    ([0.01, -0.01, 0.02], "inconclusive"),              # 3 seeds: a sign-flip p ≥ 1/8
+])
+def test_equivalence_test(diffs, want):
+    v = V.equivalence_test(diffs, 0.06, claim="c", statistic="s", control_name="x",
+                           control_verdict=None)
+    V.validate_verdict(v)
+    assert v["verdict"] == want, v
+    if want == "supported":
+        assert -0.06 < v["interval"][0] < v["interval"][1] < 0.06
+
+
+def test_equivalence_control_gate_and_margin():
+    d = [0.01, -0.02, 0.015, 0.0, -0.01]
+    v = V.equivalence_test(d, 0.06, claim="c", statistic="s", control_name="x",
+                           control_verdict="supported")
+    assert v["verdict"] == "inconclusive" and v["details"]["blocked_by_control"]
+    with pytest.raises(SpecError, match="margin"):
+        V.equivalence_test(d, 0.0, claim="c", statistic="s", control_name="x",
+                           control_verdict=None)
+
+
+def test_equivalence_seeds_needed_by_hand():
+    # sd = √2·SE, δ = 2·SE: (t_.95,n−1 + t_.9,n−1)/√n ≤ √2 first holds at n = 7
+    n = V.equivalence_seeds_needed(math.sqrt(2), 2.0)
+    assert n == 7
+    from scipy.stats import t
+    q = [(t.ppf(0.95, k - 1) + t.ppf(0.9, k - 1)) / math.sqrt(k) for k in (6, 7)]
+    assert q[0] * math.sqrt(2) > 2.0 >= q[1] * math.sqrt(2)

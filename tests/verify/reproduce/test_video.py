@@ -29,7 +29,8 @@ def test_toy_end_to_end(toy):
     root = out / "video"
     assert sorted(p.name for p in (root / "cells").iterdir()) == ["ball-s0.json", "control-s0.json"]
     figs = set(doc["figures"])
-    assert {"video_profile.png", "video_layers.png", "video_frames.png", "video_samples.png"} <= figs
+    assert {"video_profile.png", "video_layers.png", "video_frames.png", "video_samples.png",
+            "video_verdict.png"} <= figs
     for name in figs:
         assert (root / name).stat().st_size > 0
     ball = json.loads((root / "cells" / "ball-s0.json").read_text())["result"]
@@ -48,6 +49,16 @@ def test_toy_end_to_end(toy):
     assert gen.shape == (doc["params"]["n_samples"], doc["params"]["size"] ** 2, H)
     md = (root / "summary.md").read_text()
     assert "Reading." in md and "ρ vs γ" in md and "control" in md
+    assert md.splitlines()[4].startswith("**Verdict: ")  # the summary leads with the verdict
+    v = json.loads((root / "results.json").read_text())["verdict"]
+    assert v["replication"] == {"unit": "seeds", "n": 1} and v["verdict"] != "supported"
+    ctl = json.loads((root / "cells" / "control-s0.json").read_text())["result"]
+    # both arms' samples are compared with the same held-out real sequences of the ball data
+    assert ctl["samples"]["real"] == ball["samples"]["real"]
+    assert v["estimate"] == pytest.approx(s["generated"]["centre_corr"][1]
+                                          - s["real"]["centre_corr"][1])
+    assert v["details"]["margin"] == pytest.approx(V.EQUIV_SE * s["real"]["centre_corr1_se"])
+    assert len(ball["loss_curve"]) >= 2 and ball["loss_curve"][-1][0] == doc["params"]["steps"]
     nums = json.loads((root / "results.json").read_text())["numbers"]
     assert set(nums["roles"]) == {"ball", "control"} and "samples" in nums
     assert 0 < nums["roles"]["ball"]["gamma_all"]["p_value"][0] <= 1
@@ -165,4 +176,77 @@ def test_cost_model_orders_presets():
     exp = V.VideoExperiment()
     est = {p: exp.estimate_seconds(exp.params(p), exp.cells(exp.params(p), [0]),
                                    "cuda" if p == "gpu" else "cpu") for p in ("toy", "cpu", "gpu")}
-    assert est["toy"] < est["cpu"] and est["gpu"] <= 9 * 60
+    assert est["toy"] < est["cpu"] and est["gpu"] <= 60 * 60 / 7  # one seed of 7 in an hour
+
+
+# -- the verdict: a perfect generator passes, broken ones fail -------------------------------------
+VBALL = dict(frames=10, size=10, radius=1.5, ell=2.0)
+N_SEQ = 48
+
+
+def _seed_stats(gen_fn, seeds=range(6)):
+    """Per seed: sample_checks of ``gen_fn(seed)`` against held-out real sequences (the
+    pipeline of a cell), reduced to what video_verdict reads."""
+    from ditgp.models.video import MovingBall, make_video
+
+    ball = MovingBall(**VBALL)
+    out = {}
+    for s in seeds:
+        real = make_video(ball, N_SEQ, seed=5000 + s, dtype=np.float64).x
+        c = V.sample_checks(ball, gen_fn(ball, s), real, seed=s)
+        out[s] = {"gen": c["generated"]["centre_corr"][1], "real": c["real"]["centre_corr"][1],
+                  "se": c["real"]["centre_corr1_se"]}
+    return out
+
+
+def _real_draws(ball, s):  # a perfect generator: fresh draws of the data itself
+    from ditgp.models.video import make_video
+
+    return make_video(ball, N_SEQ, seed=9000 + s, dtype=np.float64).x
+
+
+def _shuffled(ball, s):  # planted: right frames, no motion (time order destroyed)
+    x = _real_draws(ball, s)
+    return x[:, :, np.random.default_rng(s).permutation(x.shape[2])]
+
+
+@pytest.fixture(scope="module")
+def perfect():
+    return _seed_stats(_real_draws)
+
+
+def test_a_perfect_generator_is_supported_and_shuffled_frames_refuted(perfect):
+    v = V.video_verdict(perfect, _seed_stats(_shuffled), claim="c")
+    assert v["verdict"] == "supported", v
+    assert v["control"]["verdict"] == "refuted"
+    lo, hi = v["interval"]
+    assert -v["details"]["margin"] < lo < hi < v["details"]["margin"]
+    bad = V.video_verdict(_seed_stats(_shuffled), None, claim="c")
+    assert bad["verdict"] == "refuted" and bad["interval"][1] < -bad["details"]["margin"]
+
+
+def test_the_margin_and_the_control_gate_matter(perfect):
+    # planted: a margin far below the sampling error cannot be met by a perfect generator
+    assert V.video_verdict(perfect, None, claim="c", equiv_se=0.05)["verdict"] != "supported"
+    # a control that reproduces the statistic too (here: the same perfect draws) blocks it
+    v = V.video_verdict(perfect, perfect, claim="c")
+    assert v["control"]["verdict"] == "supported" and v["verdict"] == "inconclusive"
+    # a generator with a small systematic deficit (half the margin) is not refuted
+    half = {s: {**r, "gen": r["gen"] - 0.5 * V.EQUIV_SE * r["se"]} for s, r in perfect.items()}
+    assert V.video_verdict(half, None, claim="c")["verdict"] != "refuted"
+
+
+def test_gap1_se_is_the_sampling_error_of_the_statistic():
+    from ditgp.models.video import MovingBall, make_video
+
+    ball = MovingBall(**VBALL)
+    draws = np.array([V.temporal_correlation(make_video(ball, N_SEQ, seed=100 + k).centres)[1]
+                      for k in range(120)])
+    truth = float(draws.std(ddof=1))  # spread over independent sets of N_SEQ sequences
+    est = [V.gap1_se(make_video(ball, N_SEQ, seed=900 + k).centres, seed=k) for k in range(4)]
+    assert all(0.6 * truth < e < 1.6 * truth for e in est), (truth, est)
+    # planted: the spread of one sequence's statistic (no division by the number of
+    # sequences, a dropped √n) is outside the window the test accepts
+    c = make_video(ball, N_SEQ, seed=900).centres
+    one = float(np.std([V.temporal_correlation(c[i:i + 1])[1] for i in range(N_SEQ)], ddof=1))
+    assert not 0.6 * truth < one < 1.6 * truth
