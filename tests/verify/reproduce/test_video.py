@@ -250,3 +250,13 @@ def test_gap1_se_is_the_sampling_error_of_the_statistic():
     c = make_video(ball, N_SEQ, seed=900).centres
     one = float(np.std([V.temporal_correlation(c[i:i + 1])[1] for i in range(N_SEQ)], ddof=1))
     assert not 0.6 * truth < one < 1.6 * truth
+
+
+def test_planted_null_through_the_pipeline_is_never_supported(tmp_path):
+    """The main arm trained on independent frames (Γ = I data), run end to end: its samples
+    cannot carry the ball's motion, so the verdict is refuted or inconclusive."""
+    doc = base.run_experiment("video", tmp_path, preset="toy", seeds=2, quiet=True, jobs=1,
+                              overrides={"planted_null": True, "control": False})
+    v = doc["verdict"]
+    assert v["verdict"] in ("refuted", "inconclusive") and "PLANTED NULL" in v["claim"]
+    assert v["replication"]["n"] == 2 and v["control"]["verdict"] is None
