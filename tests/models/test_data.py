@@ -292,10 +292,18 @@ def test_exact_transform_equals_the_plain_product_to_1e11():
     assert float((exact - plain).norm() / plain.norm()) < 1e-11
 
 
-def test_plain_gemm_breaks_the_slicing_planted(monkeypatch):
-    """Planted bug for the two tests above: with plain GEMMs, a 1-row slice of a 7-row batch
-    differs from the batch in the last bit (MKL rounds by the number of rows)."""
-    monkeypatch.setattr(GPStream, "transform", _plain_transform)
+def _batch_scaled_transform(self, g):
+    """The plain GEMMs on inputs scaled by the batch's largest entry (a transform whose
+    rounding depends on which rows share the batch, whatever the BLAS)."""
+    m = g.abs().max() * 1.1
+    return _plain_transform(self, g / m) * m
+
+
+def test_batch_dependent_rounding_breaks_the_slicing_planted(monkeypatch):
+    """Planted bug for the two tests above: a transform whose rounding depends on the rows
+    that share the batch (some BLAS round plain GEMMs by the number of rows; this plant does it
+    on every BLAS) gives a 1-row slice that differs from the batch in the last bits."""
+    monkeypatch.setattr(GPStream, "transform", _batch_scaled_transform)
     stream = GPStream(SPEC, batch=7, seed=11, dtype=torch.float64)
     full = stream.batch(5)[0]
     sliced = torch.cat([stream.batch(5, r, w)[0] for w in (2, 3, 4, 7) for r in range(w)])
