@@ -11,8 +11,9 @@ under ``numerics/passes/``, run in order by :func:`construct` (this file, the or
                             realise.py)
     passes/weights.py       plan_to_layout, _build: residual-stream layout, the ArchConfig and
                             weights written by channel name (ffn.py, multiply.py)
-    passes/certificate.py   the float64 floor of eps, multiplication bounds, resources D, L, M,
-                            params, B, R beside the theory's formulas; error vs the oracle
+    passes/multiply_plan.py the multiplication module's domain, depth and error bound
+    passes/certificate.py   the float64 floor of eps, resources D, L, M, params, B, R beside
+                            the theory's formulas; error vs the oracle
     passes/construction.py  Construction, the result
 
 **What a block computes.**  The residual stream has channels ``x`` (input frame),
@@ -51,12 +52,7 @@ from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 
 from .passes.certificate import (
-    _abs_from_gains,
     _check_eps_floor,
-    _multiply_abs_bound,
-    _multiply_setup,
-    _perturbation_gains,
-    _step_coeffs,
     measure_error,
     module_resources,
     spectrum_ends_of,
@@ -75,6 +71,7 @@ from .passes.choices import (
 )
 from .passes.construction import Construction
 from .passes.heads import plan_to_heads
+from .passes.multiply_plan import plan_multiply
 from .passes.plan import window_to_plan
 from .passes.weights import (
     _build,
@@ -96,7 +93,7 @@ from .passes.window import (
 # Every name this module defined before the passes moved to their own files stays importable
 # from here (``from ditgp.numerics.construct import ...``).
 _REEXPORTED = (
-    _abs_from_gains, _multiply_abs_bound, _perturbation_gains, _step_coeffs, spectrum_ends_of,
+    spectrum_ends_of,
     DATA_BALL_FAILURE, DOMAIN_MARGIN, MEASURE_SAMPLES, COEFFICIENTS, IterationPlan, MultiplyInfo,
     _multiply_groups, _output_bound, _time_features, _update_groups, _write_attention,
     plan_to_layout, _finite_tails, _trunc_bound, _worst_coeffs, module_resources, measure_error,
@@ -144,7 +141,7 @@ def construct(spec: GPSpec, t: float | None = None, eps: float = 1e-6, attention
         plan, system = window_to_plan(spec, choices, t, w, tail,
                                       iteration_target=(1 - choices.multiply_share) * remaining)
         mult_target = choices.eps - plan.error_bound
-        minfo = _multiply_setup(spec, plan, system, mult_target)
+        minfo = plan_multiply(spec, plan, system, mult_target)
     heads = plan_to_heads(spec, choices, plan)
     con = _build(spec, choices, t, plan, heads, minfo)
     con.resources = module_resources(con)

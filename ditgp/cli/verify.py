@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ditgp.cli.common import emit_json
     from ditgp.theory.errors import SpecError
-    from ditgp.verify.claims import run_claim, select
+    from ditgp.verify.claims import REGISTRY, run_claim, select
     from ditgp.verify.report import write_report
 
     if args.examples is not None and args.examples < 1:
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
 
         rows, meta, merged_weights = merge_reports(args.merge)
         doc = write_report(args.out, rows, meta=meta, weights=merged_weights,
-                           with_plots=not args.no_plots)
+                           with_plots=not args.no_plots, claims=REGISTRY)
         if args.json:
             emit_json(doc)
         else:
@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
             "selection": ",".join(c.id for c in selection) if run_suite else "",
             "seconds": round(time.perf_counter() - start, 1)}
     doc = write_report(args.out, results, meta=meta, weights=weights,
-                       with_plots=not args.no_plots)
+                       with_plots=not args.no_plots, claims=REGISTRY)
     if trained_doc is not None:
         doc = _add_trained_section(args.out, doc, trained_doc)
     if args.json:

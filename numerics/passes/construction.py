@@ -14,8 +14,8 @@ from ..iterations import TruncatedSystem, run_chebyshev, run_gd
 from ..layout import ChannelLayout
 from ..oracle import Oracle
 from ..realise import Head, check_frames
-from .certificate import _multiply_abs_bound
 from .choices import Choices, IterationPlan, MultiplyInfo
+from .multiply_plan import multiply_abs_bound
 
 
 @dataclass
@@ -78,7 +78,7 @@ class Construction:
         if self.multiply is None:
             return base
         s_norm = np.linalg.norm(Oracle.for_spec(self.spec).score(X, t), axis=(1, 2))
-        abs_t = _multiply_abs_bound(self, t)
+        abs_t = multiply_abs_bound(self.spec, self.plan, self.multiply, t)
         out = base + abs_t / s_norm
         out[np.linalg.norm(X, axis=(1, 2)) > self.multiply.R_x] = np.inf
         return out

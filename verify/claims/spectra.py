@@ -123,7 +123,8 @@ def check_truncation(inp: KernelWindow, *, tail: Callable | None = None) -> Outc
     ``truncation_keeps_pd`` says so.  Infinite lattice (summable kernels): the closed-form
     ``tail_bound(k, w)`` at ``w ∈ {w_drawn + TRUNCATION_FAR_W}`` is at least the independent
     lower enclosure of :func:`independent_tail`."""
-    from ditgp.theory.truncation import tail_bound, truncation_keeps_pd
+    from ditgp.theory.spectral import truncation_keeps_pd
+    from ditgp.theory.truncation import tail_bound
 
     tfn = tail or tail_bound
     k, H, w = inp.kernel, inp.H, inp.w
