@@ -159,7 +159,7 @@ def write_checkpoint(root: str | Path, step: int, tensors: dict[str, dict[str, t
     tensors; ``state`` is JSON-serialisable (floats round-trip exactly through JSON).
     """
     from ditgp.numerics.atomic import write_safetensors
-    from ditgp.numerics.bundle import _jsonable
+    from ditgp.numerics.jsonable import jsonable
 
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise SpecError("keep", keep, "an integer ≥ 1 (checkpoints to keep)")
@@ -184,7 +184,7 @@ def write_checkpoint(root: str | Path, step: int, tensors: dict[str, dict[str, t
                 _test_pause(step, "after-model")
         body = {"format": CHECKPOINT_FORMAT, "step": int(step), "files": files, **state}
         # non-finite numbers (a diverged evaluation) as null / "inf": JSON has no NaN
-        text = json.dumps(_jsonable(body), indent=2, allow_nan=False) + "\n"
+        text = json.dumps(jsonable(body, nonfinite="string"), indent=2, allow_nan=False) + "\n"
         with open(tmp / STATE, "w") as f:
             f.write(text)
             f.flush()

@@ -36,12 +36,12 @@ from ditgp.numerics.bundle import (
     BuiltNetwork,
     BundleError,
     BundleKind,
-    _jsonable,
     load_bundle,
     open_bundle,
     register_bundle_kind,
     write_bundle,
 )
+from ditgp.numerics.jsonable import jsonable
 from ditgp.numerics.oracle import Oracle
 from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
@@ -146,7 +146,7 @@ def export_bundle(model: torch.nn.Module, cfg: ModelConfig, spec: GPSpec, out_di
         raise SpecError("cfg", cfg.arch, f"the model's own arch {getattr(mcfg, 'arch', None)!r}")
     t0 = float(spec.schedule.check_time(t0, "t0"))
     try:
-        json.dumps(_jsonable(metrics), allow_nan=False)
+        json.dumps(jsonable(metrics, nonfinite="string"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise SpecError("metrics", metrics, f"a JSON-able dict ({exc})") from None
     T = spec.schedule.T

@@ -14,13 +14,14 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from .architecture import network_score
+from .jsonable import jsonable
 from .realise import check_frames
 
 __all__ = ["BUNDLE_FORMAT", "BundleError", "Bundle", "BundleCheck", "CheckItem", "build_manifest",
@@ -58,31 +59,12 @@ def _all_tensors(con) -> dict[str, torch.Tensor]:
     return {**_tensors(con.module), **_spec_tensors(con.spec)}
 
 
-def _jsonable(o: Any) -> Any:
-    """Plain JSON values: mappings (string keys), lists, numpy arrays and scalars converted,
-    non-finite floats as ``null`` (NaN) or ``"inf"``/``"-inf"`` — also inside arrays — and
-    paths as strings."""
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _jsonable(o.tolist())
-    if isinstance(o, np.generic):
-        return _jsonable(o.item())
-    if isinstance(o, float) and not np.isfinite(o):
-        return None if np.isnan(o) else ("inf" if o > 0 else "-inf")
-    if isinstance(o, PurePath):
-        return str(o)
-    return o
-
-
 def build_manifest(con) -> dict[str, Any]:
     """The manifest of a :class:`~ditgp.numerics.construct.Construction` (without the hash)."""
     import ditgp
 
     tensors = _all_tensors(con)
-    return _jsonable({
+    return jsonable({
         "format": BUNDLE_FORMAT,
         "library": {"name": "ditgp", "version": ditgp.__version__},
         "architecture": con.config.to_dict(),
@@ -104,7 +86,7 @@ def build_manifest(con) -> dict[str, Any]:
             "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch.")}
                         for k, v in tensors.items()},
         },
-    })
+    }, nonfinite="string")
 
 
 def check_bundle_target(target: str | Path) -> None:
@@ -146,8 +128,8 @@ def write_bundle(directory: str | Path, tensors: dict[str, torch.Tensor],
     try:
         write_safetensors(tmp / WEIGHTS, tensors, {"format": BUNDLE_FORMAT})
         manifest["weights"]["sha256"] = sha256_file(tmp / WEIGHTS)
-        atomic_write_text(tmp / MANIFEST, json.dumps(_jsonable(manifest), indent=2,
-                                                     allow_nan=False) + "\n")
+        atomic_write_text(tmp / MANIFEST, json.dumps(jsonable(manifest, nonfinite="string"),
+                                                     indent=2, allow_nan=False) + "\n")
         if not target.exists():
             os.replace(tmp, target)
             fsync_dir(target.parent)

@@ -110,7 +110,7 @@ ALLOWED_CYCLES = {
     # the experiment runner hands cells to the Ray executor, which runs them with the runner's
     # cell function; experiments register themselves with the runner when the package loads
     "experiment runner": {"ditgp.verify.reproduce", "ditgp.verify.reproduce.base",
-                          "ditgp.verify.reproduce.executor", "ditgp.verify.reproduce.folder"},
+                          "ditgp.verify.reproduce.executor"},
 }
 
 

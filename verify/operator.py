@@ -42,6 +42,7 @@ import math
 from typing import Any
 
 import numpy as np
+from ditgp.numerics.jsonable import jsonable
 from ditgp.numerics.oracle import Oracle
 from ditgp.theory.errors import require
 from ditgp.theory.spec import GPSpec
@@ -419,11 +420,6 @@ def write_probe(out, doc: dict[str, Any], name: str = "network") -> dict[str, An
     lines = [f"# Operator probe — {doc['spec_text']}", ""] + probe_markdown(doc, name) + \
         ["", f"![gap profiles]({png})", ""]
     atomic_write_text(out / "probe.md", "\n".join(lines))
-    atomic_write_text(out / "probe.json", json.dumps(_jsonable(doc), indent=2) + "\n")
+    atomic_write_text(out / "probe.json", json.dumps(jsonable(doc, nonfinite="string"), indent=2) + "\n")
     return doc
 
-
-def _jsonable(o: Any) -> Any:
-    from ditgp.numerics.bundle import _jsonable as conv
-
-    return conv(o)

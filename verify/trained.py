@@ -453,7 +453,7 @@ def write_compare(out: str | Path, doc: dict[str, Any]) -> dict[str, Any]:
               "value-weighted sum is).", ""]
     lines += [f"![{p}]({p})" for p in pngs[1:]] + [""]
     atomic_write_text(out / "compare.md", "\n".join(lines))
-    from ditgp.numerics.bundle import _jsonable
+    from ditgp.numerics.jsonable import jsonable
 
-    atomic_write_text(out / "compare.json", json.dumps(_jsonable(doc), indent=2) + "\n")
+    atomic_write_text(out / "compare.json", json.dumps(jsonable(doc, nonfinite="string"), indent=2) + "\n")
     return doc

@@ -126,9 +126,9 @@ def run(args: argparse.Namespace) -> int:
 
         write_probe(args.out, doc, name=Path(args.weights or args.run_dir).name)
     if args.json:
-        from ditgp.numerics.bundle import _jsonable
+        from ditgp.numerics.jsonable import jsonable
 
-        emit_json(_jsonable(doc))
+        emit_json(jsonable(doc, nonfinite="string"))
         return 0
     j = doc["jacobian"]
     print(f"operator probe of {source} ({doc['method']}, {doc['n_base']} base points per t)")

@@ -207,9 +207,9 @@ def apply_overrides(params: dict[str, Any], overrides: dict[str, Any], where: st
 # -- small shared utilities ---------------------------------------------------------------------
 def to_jsonable(obj: Any) -> Any:
     """Plain JSON values (numpy converted, non-finite floats as ``null``/``"inf"``)."""
-    from ditgp.numerics.bundle import _jsonable
+    from ditgp.numerics.jsonable import jsonable
 
-    return _jsonable(obj)
+    return jsonable(obj, nonfinite="string")
 
 
 def write_json(path: Path, obj: Any) -> None:
