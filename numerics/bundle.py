@@ -4,15 +4,13 @@ Format (``docs/weights-format.md`` is the full specification): the manifest hold
 format tag, library version, architecture config, residual-stream channel layout, the
 named feed-forward units of every block, the GP spec, construction choices, iteration plan,
 resources, measured error and error bound, and the sha256 and tensor table of the weights
-file.  Bundles are written atomically (temporary folder + ``os.replace``) and loaded without
+file.  Bundles are written atomically (a temporary folder renamed into place) and loaded without
 pickle (safetensors + JSON only).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,35 +110,16 @@ def write_bundle(directory: str | Path, tensors: dict[str, torch.Tensor],
     report) are kept.  Files and folder get the usual permissions (``0666``/``0777`` less
     the umask); the weights file is byte-reproducible.  Temporaries left by a writer that was
     killed are removed first.  ``manifest['weights']['sha256']`` is filled in."""
-    from .atomic import (
-        atomic_write_text,
-        fsync_dir,
-        remove_stale_temporaries,
-        sha256_file,
-        temporary_sibling,
-        write_safetensors,
-    )
+    from .atomic import atomic_folder, atomic_write_text, sha256_file, write_safetensors
 
     target = Path(directory).resolve()
     check_bundle_target(target)
-    remove_stale_temporaries(target)
-    tmp = temporary_sibling(target)
-    try:
+    # the manifest last: it names the weights' hash
+    with atomic_folder(target, replace_files=(WEIGHTS, MANIFEST)) as tmp:
         write_safetensors(tmp / WEIGHTS, tensors, {"format": BUNDLE_FORMAT})
         manifest["weights"]["sha256"] = sha256_file(tmp / WEIGHTS)
         atomic_write_text(tmp / MANIFEST, json.dumps(jsonable(manifest, nonfinite="string"),
                                                      indent=2, allow_nan=False) + "\n")
-        if not target.exists():
-            os.replace(tmp, target)
-            fsync_dir(target.parent)
-            return target
-        for name in (WEIGHTS, MANIFEST):  # the manifest last: it names the weights' hash
-            os.replace(tmp / name, target / name)
-        fsync_dir(target)
-        shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 
