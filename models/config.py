@@ -8,7 +8,7 @@ dict, which goes into run configs, checkpoints and exported bundles.
 
 :class:`Preset` is a named training set-up (data shape, model, optimiser and schedule
 numbers); ``PRESETS`` holds ``tiny`` (CPU, minutes), ``paper`` (the closest known proxy of
-the paper's set-up, THEORY.md §6: H=96, d=8, D=256, 12 layers, 16 heads, batch 64) and
+the paper's set-up, docs/theory.md §9: H=96, d=8, D=256, 12 layers, 16 heads, batch 64) and
 ``long`` (H=512, for a GPU).
 
 >>> cfg = preset("tiny").model
@@ -56,7 +56,7 @@ class ModelConfig:
     head dimension is ``width // heads``).  ``mlp_ratio`` sets the feed-forward hidden width
     ``round(mlp_ratio · width)``.  ``pos_emb``: ``sinusoidal`` (fixed, any ``H``), ``learned``
     (a table of ``max_H`` rows, so ``max_H`` is required) or ``circle`` (the paper's
-    ``e_h = r(cos 2πh/C, sin 2πh/C)`` with ``C = 2·max_H``, THEORY.md §4; ``max_H=None``
+    ``e_h = r(cos 2πh/C, sin 2πh/C)`` with ``C = 2·max_H``, docs/theory.md §8; ``max_H=None``
     takes the spec's ``H``).  ``attention``: ``softmax`` (through
     ``scaled_dot_product_attention``) or ``relu`` (the theory's).  ``max_H``: the largest
     ``H`` the positional embedding serves (``None`` = any, where the embedding allows).

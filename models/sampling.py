@@ -1,4 +1,4 @@
-"""Reverse-time samplers for any score function (THEORY.md §2): Euler–Maruyama on the
+"""Reverse-time samplers for any score function (docs/theory.md §2): Euler–Maruyama on the
 reverse SDE and Heun on the probability-flow ODE, from ``T`` down to ``t0``.
 
 Forward process ``dX = -½X dt + dW`` (``α_t = e^{-t/2}``, ``σ_t² = 1 - e^{-t}``).  With the

@@ -1,4 +1,4 @@
-"""The theory's architecture family (:mod:`ditgp.numerics.architecture`, THEORY.md §4) made
+"""The theory's architecture family (:mod:`ditgp.numerics.architecture`, docs/theory.md §8) made
 trainable: ReLU (or softmax + sink) attention with time gates, the gated ReLU feed-forward
 layer, the circle positional embedding and named residual channels.
 

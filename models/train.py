@@ -8,7 +8,7 @@
     AdamW step (warm-up + cosine learning rate, gradient clipping), EMA update
 
 with logging, evaluation and checkpoints at its edges.  The headline metric is the **excess
-loss** ``loss − floor``: the exact Bayes floor of the ε-loss at the sampled times (THEORY.md
+loss** ``loss − floor``: the exact Bayes floor of the ε-loss at the sampled times (docs/theory.md
 §2) is subtracted batch by batch, so what is printed is what is still to learn.  Periodic
 evaluation (on the EMA weights) measures the relative score error ``‖ŝ − s‖/‖s‖`` against the
 exact oracle on a fixed evaluation set at a geometric ``t``-grid in ``[t₀, T]``, beside the

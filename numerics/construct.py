@@ -4,10 +4,10 @@ The pipeline is a chain of single-purpose passes (STYLE.md, tracr), each in its 
 under ``numerics/passes/``, run in order by :func:`construct` (this file, the orchestrator):
 
     passes/choices.py       Choices, IterationPlan, MultiplyInfo: what the passes exchange
-    passes/window.py        spec_to_window: the truncation window w from eps (THEORY.md §3)
-    passes/plan.py          window_to_plan: iteration count K and coefficients (THEORY.md §3,
+    passes/window.py        spec_to_window: the truncation window w from eps (docs/theory.md §5)
+    passes/plan.py          window_to_plan: iteration count K and coefficients (docs/theory.md §3,
                             ditgp.theory.iterations)
-    passes/heads.py         plan_to_heads: attention realisation of v ↦ ΣΓ_w v (THEORY.md §4;
+    passes/heads.py         plan_to_heads: attention realisation of v ↦ ΣΓ_w v (docs/theory.md §8;
                             realise.py)
     passes/weights.py       plan_to_layout, _build: residual-stream layout, the ArchConfig and
                             weights written by channel name (ffn.py, multiply.py)
@@ -22,7 +22,7 @@ under ``numerics/passes/``, run in order by :func:`construct` (this file, the or
 ``k`` the attention adds ``u = ΣΓ_w v_k`` (every realisation is exact for this product), and
 the feed-forward layer applies the update with exact ReLU pairs ``y = ReLU(y) - ReLU(-y)``:
 
-* GD (THEORY.md §3): ``v ← v + η(x - α²u - σ²v)``, ``u ← 0``;
+* GD (docs/theory.md §3): ``v ← v + η(x - α²u - σ²v)``, ``u ← 0``;
 * Chebyshev: ``v ← v + (ω_{k+1}/θ)(x - α²u - σ²v) + (ω_{k+1}-1)(v - v_prev)``, ``v_prev ← v``,
   ``u ← 0``.
 
@@ -114,7 +114,7 @@ __all__ = [
 def construct(spec: GPSpec, t: float | None = None, eps: float = 1e-6, attention: str = "compact",
               algorithm: str = "chebyshev", time_conditioning: str = "fixed",
               window: int | None = None, **options: Any) -> Construction:
-    """Build a transformer whose forward pass is the unrolled ``algorithm`` (THEORY.md §3–4).
+    """Build a transformer whose forward pass is the unrolled ``algorithm`` (docs/theory.md §3 and §8).
 
     ``t`` defaults to ``t0`` (the hardest time); for ``gated``/``multiply`` it is only the
     time at which the error is measured.  Further ``options``: ``truncation_share``,

@@ -1,5 +1,5 @@
 """The exact score at long ``H`` in ``O(dH log H)`` per sequence, with a certified error
-(THEORY.md §2, exploiting that ``Γ`` is Toeplitz).
+(docs/theory.md §2, exploiting that ``Γ`` is Toeplitz).
 
 ``A_t = α_t²(Γ⊗Σ) + σ_t²I``; in ``Σ``'s eigenbasis (``Σ = U_Σ diag(μ) U_Σᵀ``, ``d × d``) it
 splits into ``d`` Toeplitz systems ``T_i = α_t² μ_i Γ + σ_t² I``.  :class:`FFTOracle` mirrors

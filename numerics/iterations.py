@@ -1,4 +1,4 @@
-"""Reference iterations (THEORY.md §3) on the matrix form, returning every iterate.
+"""Reference iterations (docs/theory.md §3) on the matrix form, returning every iterate.
 
 The operator is ``A(V) = α²ΣVΓ_w + σ²V`` on ``V`` of shape ``(n, d, H)``; ``Γ_w`` is ``Γ``
 with gaps beyond the window ``w`` zeroed (``w=None``: no truncation).  Step sizes and

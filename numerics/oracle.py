@@ -1,4 +1,4 @@
-"""The exact score oracle (THEORY.md §2): every comparison in ditgp is made against it.
+"""The exact score oracle (docs/theory.md §2): every comparison in ditgp is made against it.
 
 Shapes: a batch of sequences is ``X`` of shape ``(n, d, H)`` (``X[i]`` is ``X ∈ R^{d×H}``,
 column ``h`` = frame ``h``); times ``t`` are a scalar or shape ``(n,)``.
@@ -10,7 +10,7 @@ cached), ``A_t = α_t²(Γ⊗Σ) + σ_t²I`` is diagonal in the Kronecker eigenb
 
 at cost ``O(d²H + dH²)`` per sequence.  Sampling uses eigen square roots
 ``X = U_Σ diag(√μ) Z diag(√λ₊) U_Γᵀ`` (``λ₊ = max(λ, 0)``), never a Cholesky factor of
-``Γ``: smooth kernels make ``Γ`` numerically singular (THEORY.md §3, "Smooth kernels are
+``Γ``: smooth kernels make ``Γ`` numerically singular (docs/theory.md §4, "Smooth kernels are
 nearly singular").
 """
 
@@ -206,7 +206,7 @@ class Oracle:
         return -self.score(X, t)
 
     def bayes_floor(self, t) -> np.ndarray:
-        """Bayes floor of the ε-prediction loss at each ``t`` (out of ``dH``), THEORY.md §2."""
+        """Bayes floor of the ε-prediction loss at each ``t`` (out of ``dH``), docs/theory.md §2."""
         t_arr = np.atleast_1d(np.asarray(t, dtype=np.float64))
         sched = self.spec.schedule
         out = np.array([

@@ -1,4 +1,4 @@
-"""Attention realisations of the temporal product ``v ↦ Σ Γ_w v`` (THEORY.md §4).
+"""Attention realisations of the temporal product ``v ↦ Σ Γ_w v`` (docs/theory.md §8).
 
 Each realisation returns a list of :class:`Head` descriptions; :func:`ditgp.numerics.construct`
 writes them into the attention weights by channel name.  Every head reads the iterate

@@ -1,5 +1,5 @@
 """Batched preconditioned conjugate gradients for ``(a_r Γ + s_r I) y_r = b_r`` with a
-**certified** error (THEORY.md §2: ``A_t`` in ``Σ``'s eigenbasis is ``d`` Toeplitz systems).
+**certified** error (docs/theory.md §2: ``A_t`` in ``Σ``'s eigenbasis is ``d`` Toeplitz systems).
 
 Each row ``r`` of the batch is one symmetric positive definite Toeplitz system
 ``T_r = a_r Γ + s_r I`` (``a_r = α_t² μ_i ≥ 0``, ``s_r = σ_t² > 0``).  Products with ``Γ``

@@ -1,4 +1,4 @@
-"""Spectral bounds on the temporal kernel matrix (THEORY.md §3 "Spectral bounds").
+"""Spectral bounds on the temporal kernel matrix (docs/theory.md §4).
 
 For stationary ``γ``, every eigenvalue of every finite ``Γ_H`` lies in ``[min f, max f]`` of
 the symbol ``f(ω) = Σ_{m∈Z} γ(|m|) e^{imω}`` (Szegő / Grenander); Gershgorin gives

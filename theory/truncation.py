@@ -1,4 +1,4 @@
-"""Truncation of the temporal kernel to a window of gaps (THEORY.md §3 "Truncation and decay").
+"""Truncation of the temporal kernel to a window of gaps (docs/theory.md §5).
 
 Attention only needs gaps ``m ≤ w``.  Zeroing ``γ(m)`` for ``m > w`` gives ``Γ_w`` with
 
@@ -153,7 +153,7 @@ def window(kernel: Kernel, delta: float, H: int | None = None) -> int:
 
 
 def window_asymptotic(decay_class: DecayClass | str) -> sp.Expr:
-    """THEORY.md's window size for tail ``≤ δ`` per decay class (up to constants), in the
+    """The window size (docs/theory.md §5) for tail ``≤ δ`` per decay class (up to constants), in the
     symbols ``delta``, ``c``, ``nu``: exponential ``(ln(1/δ)/c)^{1/ν}``, polynomial
     ``δ^{-1/(ν-1)}``, logarithmic ``exp(δ^{-1/ν})``."""
     try:

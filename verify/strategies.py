@@ -64,7 +64,7 @@ __all__ = [
     "CONSTRUCTIONS",
 ]
 
-#: Attention realisations, algorithms and time conditionings of a construction (THEORY.md §4).
+#: Attention realisations, algorithms and time conditionings of a construction (docs/theory.md §8).
 ATTENTIONS = ("paper", "compact", "softmax")
 ALGORITHMS = ("gd", "chebyshev")
 TIME_CONDITIONINGS = ("fixed", "gated", "multiply")
@@ -74,7 +74,7 @@ LIMITS = {"H": 1024, "d": 64, "max_condition": 1e8}
 
 #: Bounded sub-ranges drawn for kernel parameters, by parameter name; each is intersected
 #: with the kernel's own ``Param`` declaration.  Length-scales stay within a few frames so
-#: that ``Γ_H`` is resolvable in float64 (THEORY.md §3, "smooth kernels are nearly
+#: that ``Γ_H`` is resolvable in float64 (docs/theory.md §4, "smooth kernels are nearly
 #: singular"); pass ``params=`` to :func:`kernels` to draw elsewhere.
 PARAM_RANGES: dict[str, tuple[float, float]] = {
     "ell": (0.5, 6.0),
@@ -525,7 +525,7 @@ def times(spec: GPSpec | Schedule, *, min_t: float | None = None,
 @dataclass(frozen=True)
 class ConstructionRequest:
     """What to build: a spec, a time, a target accuracy and the construction choices of
-    THEORY.md §4.  :meth:`build` hands it to :func:`ditgp.numerics.construct`."""
+    docs/theory.md §8.  :meth:`build` hands it to :func:`ditgp.numerics.construct`."""
 
     spec: GPSpec
     t: float

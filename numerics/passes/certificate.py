@@ -1,5 +1,5 @@
 """Pass 5, certificate: the float64 floor of ``eps``, the resources ``D, L, M, params, B, R``
-beside THEORY.md §4's formulas, and the error measured against the oracle."""
+beside docs/theory.md §8's formulas, and the error measured against the oracle."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _check_eps_floor(spec: GPSpec, choices: Choices, t: float) -> None:
 
 
 def module_resources(con: Construction) -> dict[str, Any]:
-    """``D, L, M, params, B, R`` of the built network beside THEORY.md §4's formulas."""
+    """``D, L, M, params, B, R`` of the built network beside docs/theory.md §8's formulas."""
     cfg, plan, spec = con.config, con.plan, con.spec
     mats = weight_matrices(con.module)
     norms = [float(torch.linalg.matrix_norm(w.detach().double(), "fro")) for w in mats.values()]

@@ -1,4 +1,4 @@
-"""Pass 3, plan → heads: the attention realisation of ``v ↦ ΣΓ_w v`` (THEORY.md §4;
+"""Pass 3, plan → heads: the attention realisation of ``v ↦ ΣΓ_w v`` (docs/theory.md §8;
 :mod:`ditgp.numerics.realise`)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pass 2, window → plan: iteration count ``K`` and coefficients (THEORY.md §3,
+"""Pass 2, window → plan: iteration count ``K`` and coefficients (docs/theory.md §3,
 :mod:`ditgp.theory.iterations`)."""
 
 from __future__ import annotations

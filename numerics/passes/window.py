@@ -1,4 +1,4 @@
-"""Pass 1, spec → window: the truncation window ``w`` from ``eps`` (THEORY.md §3 "Truncation")."""
+"""Pass 1, spec → window: the truncation window ``w`` from ``eps`` (docs/theory.md §5)."""
 
 from __future__ import annotations
 

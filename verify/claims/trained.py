@@ -1,10 +1,10 @@
-"""Claims about trained networks (issue 8 §4): run by ``ditgp verify --run RUN`` only.
+"""Claims about trained networks: run by ``ditgp verify --run RUN`` only.
 
 Every check takes the drawn input and a ``ctx`` (:class:`TrainedContext`: the run's
 networks, loaded once) passed through the runner's ``overrides``; without one the check
 cannot run.  Tolerances:
 
-* **floor** (a theorem, THEORY.md §2: ``ε* = -σ_t s`` is the conditional mean of ``Z`` given
+* **floor** (a theorem, docs/theory.md §2: ``ε* = -σ_t s`` is the conditional mean of ``Z`` given
   ``X_t``, so ``E‖ε_θ - Z‖² = floor + E‖ε_θ - ε*‖² ≥ floor`` for every network): the direct
   Monte-Carlo excess is ``≥ -MC_Z·SE``.  The exact score is evaluated on
   ``n ≥ 2·MC_Z²/(FLOOR_RESOLUTION²·dH)`` pairs, so a floor wrong by ``FLOOR_RESOLUTION``

@@ -1,4 +1,4 @@
-"""``ditgp reproduce``: the paper's experiments, in spirit, and past them (THEORY.md §6).
+"""``ditgp reproduce``: the paper's experiments, in spirit, and past them (docs/theory.md §9).
 
 Experiments (each one command, one results folder with JSON, PNGs and a markdown summary):
 

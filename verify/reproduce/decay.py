@@ -1,6 +1,6 @@
 """``ditgp reproduce decay``: does faster kernel decay let a smaller network learn the score?
 
-**The claim** (THEORY.md §3, §5).  The network the theory builds needs ``M = O(w(ε))``
+**The claim** (docs/theory.md §5, §8).  The network the theory builds needs ``M = O(w(ε))``
 attention heads, ``w(ε)`` the window of gaps where the temporal kernel ``γ`` still matters;
 ``w(ε)`` grows as ``γ`` decays more slowly (exponential ``log(1/ε)``, polynomial
 ``ε^{-1/(ν-1)}``, logarithmic ``H − 1`` at finite ``H``), and the distribution error scales
