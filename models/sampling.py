@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 from ditgp.numerics.oracle import Oracle, unvec, vec
+from ditgp.theory.choices import GRIDS, PRIORS, SAMPLERS
 from ditgp.theory.errors import SpecError, require
 from ditgp.theory.spec import GPSpec
 
@@ -53,9 +54,6 @@ __all__ = ["SAMPLERS", "GRIDS", "PRIORS", "DEFAULT_BATCH", "ScoreFn", "time_grid
            "linear_sampler_covariance", "exact_sampler_variances", "sampler_covariance_error",
            "convergence_errors", "require_all_t", "estimate_seconds"]
 
-SAMPLERS = ("sde", "ode")
-GRIDS = ("uniform", "log")
-PRIORS = ("exact", "standard")
 #: rows per chunk (and per generator); part of what ``seed`` means
 DEFAULT_BATCH = 512
 

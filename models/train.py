@@ -62,6 +62,7 @@ from ditgp.models.config import ModelConfig
 from ditgp.models.ema import ema_decay, learning_rate, make_ema, update_ema
 from ditgp.models.run_folder import LOCK_NAME, RunFolder, train_set_record
 from ditgp.numerics.oracle import Oracle
+from ditgp.theory.choices import DTYPES, LOSSES, T_SAMPLINGS
 from ditgp.theory.errors import SpecError, require
 from ditgp.theory.spec import GPSpec
 
@@ -70,13 +71,6 @@ __all__ = ["TrainConfig", "TrainResult", "train", "Evaluator", "eval_grid", "RUN
            "EXIT_PREEMPTED", "PREEMPT_SIGNALS"]
 
 RUN_FORMAT = "ditgp.train-run/1"
-DTYPES = ("float32", "bf16", "float64")
-T_SAMPLINGS = ("uniform", "log-uniform")
-#: training objectives: ``eps`` — ε-prediction MSE (DiT's), which weights the score error at
-#: time t by σ_t²; ``score`` — score-space denoising score matching, the theory's objective
-#: (weight 1/σ_t² relative to ``eps``, normalised to mean 1 under the t-law, see
-#: :func:`loss_weights`)
-LOSSES = ("eps", "score")
 #: Seed of the fixed evaluation set (independent of the training seed, so runs compare).
 EVAL_SEED = 20250207
 #: Seed offset of the finite training set relative to the run's seed.

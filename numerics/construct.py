@@ -59,7 +59,7 @@ from .passes.certificate import (
 )
 from .passes.choices import (
     ALGORITHMS,
-    ATTENTIONS,
+    ATTENTION_REALISATIONS,
     COEFFICIENTS,
     DATA_BALL_FAILURE,
     DOMAIN_MARGIN,
@@ -100,7 +100,7 @@ _REEXPORTED = (
 )
 
 __all__ = [
-    "ATTENTIONS",
+    "ATTENTION_REALISATIONS",
     "ALGORITHMS",
     "TIME_CONDITIONINGS",
     "Choices",

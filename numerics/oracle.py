@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from ditgp.numerics.speccache import SpecCache
+from ditgp.theory.choices import ORACLE_METHODS
 from ditgp.theory.errors import SpecError
 from ditgp.theory.iterations import a_t_extremes
 from ditgp.theory.process import bayes_floor as _theory_bayes_floor
@@ -30,7 +31,7 @@ __all__ = ["Oracle", "exact_score", "dense_score", "dense_covariance", "vec", "u
            "oracle_for", "select_method", "METHODS", "AUTO_SWITCH_H"]
 
 #: ``method`` values of :func:`exact_score` / :func:`oracle_for`.
-METHODS = ("auto", "eig", "fft")
+METHODS = ORACLE_METHODS
 #: ``method="auto"`` uses the FFT path (:mod:`ditgp.numerics.fft_oracle`) from this ``H`` on.
 #: Measured by ``ditgp bench long`` (batch 64, d=8, Laplace and power law, shared 2-core CPU;
 #: docs/long-sequences.md): the eig path's cold start (``O(H³)`` eigh) costs 18–33× an FFT

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Head", "gap_scores", "paper_heads", "compact_heads", "softmax_heads", "check_frames",
-           "REALISATIONS"]
+__all__ = ["Head", "gap_scores", "paper_heads", "compact_heads", "softmax_heads", "check_frames"]
 
 
 @dataclass(frozen=True)
@@ -131,5 +130,3 @@ def check_frames(config, X) -> None:
                         "computed for rows of length H (use a relu realisation, paper or "
                         "compact, for shorter sequences)")
 
-
-REALISATIONS = ("paper", "compact", "softmax")

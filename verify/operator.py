@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from ditgp.numerics.jsonable import jsonable
 from ditgp.numerics.oracle import Oracle
+from ditgp.theory.choices import PROBE_METHODS
 from ditgp.theory.errors import require
 from ditgp.theory.spec import GPSpec
 
@@ -301,7 +302,7 @@ def operator_probe(net: Any, spec: GPSpec | None = None, ts=None, *, n_base: int
     spec = spec or spec_net
     require(isinstance(spec, GPSpec), "spec", spec, "the GP spec the network serves")
     require(isinstance(n_base, int) and n_base >= 2, "n_base", n_base, "an integer ≥ 2")
-    require(method in ("auto", "exact", "sketch"), "method", method, "auto, exact or sketch")
+    require(method in PROBE_METHODS, "method", method, "auto, exact or sketch")
     times = probe_times(spec, ts)
     dH = spec.d * spec.H
     use = ("exact" if dH <= EXACT_MAX_DH else "sketch") if method == "auto" else method

@@ -27,6 +27,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+from ditgp.theory.choices import ALGORITHMS, ATTENTION_REALISATIONS, TIME_CONDITIONINGS
 from ditgp.theory.errors import SpecError
 from ditgp.theory.kernels import REGISTRY, DecayClass, Kernel, Param, kernel
 from ditgp.theory.spec import SPATIAL_KINDS, GPSpec, Schedule, Spatial
@@ -35,7 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 __all__ = [
-    "ATTENTIONS",
+    "ATTENTION_REALISATIONS",
     "ALGORITHMS",
     "TIME_CONDITIONINGS",
     "PARAM_RANGES",
@@ -64,10 +65,6 @@ __all__ = [
     "CONSTRUCTIONS",
 ]
 
-#: Attention realisations, algorithms and time conditionings of a construction (docs/theory.md §8).
-ATTENTIONS = ("paper", "compact", "softmax")
-ALGORITHMS = ("gd", "chebyshev")
-TIME_CONDITIONINGS = ("fixed", "gated", "multiply")
 
 #: Hard caps on sizes a strategy may be asked for (a draw must stay cheap to check).
 LIMITS = {"H": 1024, "d": 64, "max_condition": 1e8}
@@ -576,7 +573,7 @@ def constructions(
     """:class:`ConstructionRequest` values: a spec (default: small exponential-decay specs,
     so the network stays small), a time, a target accuracy log-uniform in ``eps`` and the
     choices (each ``None`` for all, a name, or a sequence of names)."""
-    attention = _check_choice("attention", attention, ATTENTIONS)
+    attention = _check_choice("attention", attention, ATTENTION_REALISATIONS)
     algorithm = _check_choice("algorithm", algorithm, ALGORITHMS)
     time_conditioning = _check_choice("time_conditioning", time_conditioning, TIME_CONDITIONINGS)
     lo, hi = (_check_float("eps", e, 1e-15, 1.0) for e in eps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ditgp.cli.common import add_force_argument
+from ditgp.theory.choices import BENCHMARKS
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
@@ -96,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "preset through the GP data stream vs the same number of "
                                    "standard normals from one generator, same device, same run.  "
                                    "long: the FFT path vs eig, Levinson and dense at large H.")
-    p.add_argument("which", choices=("oracle", "depth", "device", "train", "stream", "long"),
+    p.add_argument("which", choices=BENCHMARKS,
                    help="which benchmark: oracle, depth, device, train, stream or long")
     p.add_argument("--lengths", default="1024,4096,16384,65536",
                    help="long: sequence lengths H (default: 1024,4096,16384,65536)")
