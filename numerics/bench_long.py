@@ -87,7 +87,7 @@ def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] 
     from ditgp.theory.spectral import eigenvalue_bounds
 
     from .bench import _progress
-    from .fft_oracle import FFTOracle
+    from .fft.fft_oracle import FFTOracle
     from .oracle import Oracle, dense_covariance, vec
 
     lengths, kernels = [int(h) for h in lengths], list(kernels)

@@ -222,7 +222,7 @@ FFT_LANCZOS_STEPS = 300
 
 
 def _fft_spectrum(H: int, vectors: bool) -> Estimate:
-    """The long-sequence path (:mod:`ditgp.numerics.fft_oracle`): ``Γ`` only through its
+    """The long-sequence path (:mod:`ditgp.numerics.fft.fft_oracle`): ``Γ`` only through its
     symbol, extreme eigenvalues by Lanczos on the FFT operator (a Krylov basis of
     ``FFT_LANCZOS_STEPS`` vectors of length ``H``) — ``O(H)`` memory, never ``H × H``.  There
     are no eigenvectors; solves are certified CG (:func:`fft_score_estimate`)."""
@@ -431,9 +431,9 @@ def steps_for(spec, t: float, eps: float, algorithm: str, time_conditioning: str
 
 def fft_score_estimate(n: int, H: int, d: int) -> Estimate:
     """The FFT path's certified solves of ``n`` sequences: memory from
-    :func:`ditgp.numerics.fft_oracle.fft_memory_bytes` (linear in ``n·d·H``), work ``≈ 40``
+    :func:`ditgp.numerics.fft.fft_oracle.fft_memory_bytes` (linear in ``n·d·H``), work ``≈ 40``
     CG iterations of a few length-``2H`` FFTs per row."""
-    from ditgp.numerics.fft_oracle import fft_memory_bytes
+    from ditgp.numerics.fft.fft_oracle import fft_memory_bytes
 
     mem = float(fft_memory_bytes(n, d, H))
     flops = 40 * 4 * 10.0 * n * d * 2 * H * math.log2(max(2 * H, 2))

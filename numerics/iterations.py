@@ -21,7 +21,7 @@ from ditgp.theory import iterations as theory_it
 from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 
-from .toeplitz import dense_toeplitz, toeplitz_first_column, toeplitz_matmul
+from .fft.toeplitz import dense_toeplitz, toeplitz_first_column, toeplitz_matmul
 
 __all__ = [
     "TruncatedSystem",

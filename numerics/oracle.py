@@ -32,7 +32,7 @@ __all__ = ["Oracle", "exact_score", "dense_score", "dense_covariance", "vec", "u
 
 #: ``method`` values of :func:`exact_score` / :func:`oracle_for`.
 METHODS = ORACLE_METHODS
-#: ``method="auto"`` uses the FFT path (:mod:`ditgp.numerics.fft_oracle`) from this ``H`` on.
+#: ``method="auto"`` uses the FFT path (:mod:`ditgp.numerics.fft.fft_oracle`) from this ``H`` on.
 #: Measured by ``ditgp bench long`` (batch 64, d=8, Laplace and power law, shared 2-core CPU;
 #: docs/long-sequences.md): the eig path's cold start (``O(H³)`` eigh) costs 18–33× an FFT
 #: solve at H=1024 and 66–149× at H=4096; at H=1024 its cached solves take 0.8–1.1× the
@@ -248,11 +248,11 @@ def select_method(spec: GPSpec, method: str = "auto") -> str:
 
 def oracle_for(spec: GPSpec, method: str = "auto"):
     """The cached oracle of ``spec`` for ``method`` (:class:`Oracle` or
-    :class:`~ditgp.numerics.fft_oracle.FFTOracle`; both have ``score``, ``solve``,
+    :class:`~ditgp.numerics.fft.fft_oracle.FFTOracle`; both have ``score``, ``solve``,
     ``sample``, ``bayes_floor``, ``log_density``)."""
     if select_method(spec, method) == "eig":
         return Oracle.for_spec(spec)
-    from .fft_oracle import FFTOracle
+    from .fft.fft_oracle import FFTOracle
 
     return FFTOracle.for_spec(spec)
 

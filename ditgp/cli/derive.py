@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if method_for(spec.H) == "eig":
         provider = dense_spectrum
     else:
-        from ditgp.numerics.fft_oracle import lanczos_spectrum as provider
+        from ditgp.numerics.fft.fft_oracle import lanczos_spectrum as provider
     result = derive(spec, args.t, args.eps, spectrum=provider)
     if args.json:
         emit_json(result.to_dict())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ditgp.numerics.fft_oracle import FFTOracle
+from ditgp.numerics.fft.fft_oracle import FFTOracle
 from ditgp.numerics.oracle import Oracle
 from ditgp.verify.claims import claim
 from ditgp.verify.claims.fft import CLAIMS, examples, inputs

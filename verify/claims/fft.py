@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from ditgp.numerics.fft_oracle import SLQ_PROBES, FFTOracle
+from ditgp.numerics.fft.fft_oracle import SLQ_PROBES, FFTOracle
 from ditgp.numerics.oracle import Oracle
 from ditgp.numerics.tolerances import fft_eig_tolerance, slq_sigmas
 from ditgp.theory.kernels import kernel
@@ -97,9 +97,9 @@ def check_embedding(inp: TimedDraw, *, spectrum_fn: Callable | None = None) -> O
     ``IFFT(λ₊)`` equal ``γ(0..H-1)`` within the embedding's rounding tolerance (so the
     sampler's law is exactly ``N(0, Γ)`` up to rounding).  The claim is about kernels that
     embed: a drawn kernel whose embedding is refused (a negative eigenvalue at every size tried,
-    :class:`~ditgp.numerics.circulant_embedding.EmbeddingError`, a documented refusal that
+    :class:`~ditgp.numerics.fft.circulant_embedding.EmbeddingError`, a documented refusal that
     sends the user to the eigen sampler) is not an input of the claim and is rejected."""
-    from ditgp.numerics.circulant_embedding import EmbeddingError
+    from ditgp.numerics.fft.circulant_embedding import EmbeddingError
     from hypothesis import reject
 
     spec = inp.spec
