@@ -32,10 +32,23 @@ def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
     return {"name": name, "passed": bool(passed), "detail": detail}
 
 
+def _load(loader, directory, checks: list[dict[str, Any]]):
+    """The check ``load``: the loaded bundle, or ``None`` with the refusal as a failed check."""
+    from ditgp.numerics.bundle import BundleError
+
+    try:
+        loaded = loader(directory)
+    except BundleError as exc:
+        checks.append(_check("load", False, str(exc)))
+        return None
+    checks.append(_check("load", True, "manifest, weights and sha256 agree"))
+    return loaded
+
+
 def verify_bundle(directory: str | Path, seed: int = 0) -> dict[str, Any]:
     """Run the bundle checks; ``passed`` is true only if every check passes."""
     from ditgp.models.export import is_trained_bundle
-    from ditgp.numerics import BundleError, load_bundle
+    from ditgp.numerics import load_bundle
     from ditgp.verify.compare import gp_draws, noised, oracle, relative_l2
     from ditgp.verify.tolerances import rounding
 
@@ -43,12 +56,9 @@ def verify_bundle(directory: str | Path, seed: int = 0) -> dict[str, Any]:
         return verify_trained(directory, seed=seed)
     checks: list[dict[str, Any]] = []
     out = {"bundle": str(directory), "checks": checks, "passed": False}
-    try:
-        b = load_bundle(directory)
-    except BundleError as exc:
-        checks.append(_check("load", False, str(exc)))
+    b = _load(load_bundle, directory, checks)
+    if b is None:
         return out
-    checks.append(_check("load", True, "manifest, weights and sha256 agree"))
     m = b.manifest
     spec = b.spec
     t = float(m["construction"]["t"])
@@ -97,17 +107,12 @@ def verify_trained(directory, seed: int = 0) -> dict[str, Any]:
         measure_score_error,
         measure_t_grid,
     )
-    from ditgp.numerics.bundle import BundleError
-
     checks: list[dict[str, Any]] = []
     out: dict[str, Any] = {"bundle": str(directory), "checks": checks, "passed": False,
                            "origin": ORIGIN}
-    try:
-        net = load_trained(directory)
-    except BundleError as exc:
-        checks.append(_check("load", False, str(exc)))
+    net = _load(load_trained, directory, checks)
+    if net is None:
         return out
-    checks.append(_check("load", True, "manifest, weights and sha256 agree"))
     m, model = net.manifest, net.model
     res = m.get("resources", {})
     if net.config.arch == "theory":
