@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.json or not sys.stderr.isatty():
                 print(_row(r.number, r.id, r.source, r.examples, r.worst_margin, r.status)
                       + f"  ({r.seconds:.1f} s)", file=line_out, flush=True)
-        from ditgp.verify.trained import compare
+        from ditgp.verify.compare_trained import compare
 
         trained_doc = compare(args.run_dir, nets=ctx.nets, seed=args.seed,
                               out=f"{args.out}/trained")

@@ -40,7 +40,7 @@ learned no temporal structure would "keep" its error trivially).
   operator_probe`: the Jacobian's relative error against ``−A_t⁻¹`` and its gap profile against
   the exact one — the exact operator's reach, not ``γ``'s, is what a good network must
   reproduce), the excess DSM loss over the exact score's on the same draws (``excess_cv`` of
-  :func:`ditgp.verify.trained.dsm_excess`), and the construction per ``H``: the ``gated``
+  :func:`ditgp.verify.compare_trained.dsm_excess`), and the construction per ``H``: the ``gated``
   Chebyshev network at ``construct_eps`` (its certified bound, resources and error on the same
   kind of draws) and its resources at the looser ``construct_eps_matched`` (0.1: about the
   trained network's relative error at ``t = 1``, finer than its error at smaller ``t``).  The
@@ -395,7 +395,7 @@ class LengthExperiment(Experiment):
         excess loss of ``score_fn`` over the exact score's on the same ``(X₀, Z)``."""
         from ditgp.models.data import independent_frames_score
         from ditgp.numerics.oracle import Oracle
-        from ditgp.verify.trained import dsm_excess
+        from ditgp.verify.compare_trained import dsm_excess
 
         ev = self._evaluator(spec, p, seed)
         t = [float(x) for x in ev.t]
