@@ -58,7 +58,7 @@ def test_every_cli_choice_list_is_the_shared_one():
 def test_the_layers_validate_against_the_same_lists():
     from ditgp.models import config, sampling, train
     from ditgp.numerics import oracle
-    from ditgp.numerics.passes import choices as construction
+    from ditgp.numerics.constructions.passes import choices as construction
     from ditgp.verify import strategies
     from ditgp.verify.reproduce import EXPERIMENTS, ORDER, base, executor, experiment
 
@@ -79,7 +79,7 @@ def test_the_layers_validate_against_the_same_lists():
     assert base.PRESETS is C.REPRODUCE_PRESETS and executor.EXECUTORS is C.EXECUTORS
     assert ORDER is C.EXPERIMENTS
     experiment("attention")  # loads every experiment
-    assert tuple(EXPERIMENTS) == C.EXPERIMENTS
+    assert set(C.EXPERIMENTS) <= set(EXPERIMENTS)  # (tests may register more)
 
 
 def test_the_network_and_construction_attention_sets_have_different_names():
