@@ -2,7 +2,7 @@
 
 :class:`ModelConfig` describes one network (``arch="dit"``: the sequence DiT of
 :mod:`ditgp.models.dit`; ``arch="theory"``: the architecture family of
-:mod:`ditgp.numerics.architecture` made trainable, :mod:`ditgp.models.theory_net`).  It
+:mod:`ditgp.numerics.constructions.architecture` made trainable, :mod:`ditgp.models.theory_net`).  It
 validates itself when built (a bad config cannot exist) and round-trips through a plain
 dict, which goes into run configs, checkpoints and exported bundles.
 

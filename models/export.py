@@ -8,7 +8,7 @@ pickle.  Its manifest says ``origin: "trained"`` and carries
 
 * ``architecture``: the :class:`~ditgp.models.config.ModelConfig` (``arch`` ``dit`` or
   ``theory``); for the theory family also ``theory_architecture`` (the numerics
-  :class:`~ditgp.numerics.architecture.ArchConfig`, with its channel ``layout``);
+  :class:`~ditgp.numerics.constructions.architecture.ArchConfig`, with its channel ``layout``);
 * ``spec`` (the GP spec trained on), ``time_range`` ``[t0, T]`` the network was trained for;
 * ``output``: what the module's forward pass returns (``eps`` for the DiT: the score is
   ``-ε̂/σ_t``; ``score`` for the theory family: the decoder reads the score);
@@ -246,7 +246,7 @@ def _build_trained(manifest: dict[str, Any]) -> BuiltNetwork:
     if not t0 < T:
         raise ValueError(f"time_range {tr!r} is not an interval t0 < T")
     if cfg.arch == "theory":
-        from ditgp.numerics.architecture import ArchConfig
+        from ditgp.numerics.constructions.architecture import ArchConfig
 
         model: torch.nn.Module = TheoryNet(ArchConfig.from_dict(manifest["theory_architecture"]),
                                            cfg)

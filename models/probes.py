@@ -4,8 +4,8 @@ spatial covariance, blocks unroll an iteration).
 
 Accepted networks (:func:`as_probeable`): the sequence :class:`~ditgp.models.dit.DiT`, a
 trainable :class:`~ditgp.models.theory_net.TheoryNet`, a numerics
-:class:`~ditgp.numerics.architecture.Transformer`, a
-:class:`~ditgp.numerics.construct.Construction`, a loaded construction
+:class:`~ditgp.numerics.constructions.architecture.Transformer`, a
+:class:`~ditgp.numerics.constructions.construct.Construction`, a loaded construction
 :class:`~ditgp.numerics.bundle.Bundle`, a :class:`~ditgp.models.export.TrainedNetwork`, or a
 bundle folder.
 
@@ -68,7 +68,7 @@ class Probeable:
 
 def as_probeable(net: Any, spec: Any = None) -> Probeable:
     """Wrap any supported network (see the module docstring)."""
-    from ditgp.numerics.architecture import Transformer
+    from ditgp.numerics.constructions.architecture import Transformer
 
     from .dit import DiT
     from .theory_net import TheoryNet
@@ -276,7 +276,7 @@ def score_callable(net: Any, spec: Any = None):
     shifts, scales and gates included — so the Jacobian is the object the network computes."""
     import copy
 
-    from ditgp.numerics.architecture import Transformer
+    from ditgp.numerics.constructions.architecture import Transformer
 
     from .dit import DiT
     from .theory_net import TheoryNet

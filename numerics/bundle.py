@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .architecture import network_score
+from .constructions.architecture import network_score
+from .constructions.realise import check_frames
 from .jsonable import jsonable
-from .realise import check_frames
 
 __all__ = ["BUNDLE_FORMAT", "BundleError", "Bundle", "BundleCheck", "CheckItem", "build_manifest",
            "save_bundle", "load_bundle", "validate_bundle", "write_bundle", "check_bundle_target",
@@ -58,7 +58,7 @@ def _all_tensors(con) -> dict[str, torch.Tensor]:
 
 
 def build_manifest(con) -> dict[str, Any]:
-    """The manifest of a :class:`~ditgp.numerics.construct.Construction` (without the hash)."""
+    """The manifest of a :class:`~ditgp.numerics.constructions.construct.Construction` (without the hash)."""
     import ditgp
 
     tensors = _all_tensors(con)
@@ -423,7 +423,7 @@ def _check_promises(mpath: Path, manifest: dict[str, Any], built: BuiltNetwork,
 def _build_constructed(manifest: dict[str, Any]) -> BuiltNetwork:
     from ditgp.theory.spec import GPSpec
 
-    from .architecture import ArchConfig, Transformer
+    from .constructions.architecture import ArchConfig, Transformer
 
     config = ArchConfig.from_dict(manifest["architecture"])
     spec = GPSpec.from_dict(manifest["spec"])

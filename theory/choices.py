@@ -15,7 +15,7 @@ __all__ = [
     "REPRODUCE_DTYPES", "EXECUTORS", "EXPERIMENTS", "BENCHMARKS",
 ]
 
-# -- constructions (ditgp.numerics.construct) -------------------------------------------------
+# -- constructions (ditgp.numerics.construct) ---------------------------------------------------
 #: how the attention realises ``v ↦ ΣΓ_w v``: the paper's four ReLU heads per gap, compact
 #: ReLU heads, softmax with a sink
 ATTENTION_REALISATIONS = ("paper", "compact", "softmax")

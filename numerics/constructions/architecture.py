@@ -12,7 +12,7 @@ with ``V_m = W_o[m] W_v[m]`` and optional *gates* ``g(t) = G φ(t) + c`` linear 
 features ``φ(t)`` (DiT's adaLN-Zero gating; without ``gated`` all gates are 1).  The encoder
 writes the input frame ``x_h``, the circle positional embedding
 ``e_h = r(cos 2πh/C, sin 2πh/C)``, a constant ``1`` and ``φ(t)`` into their named channels
-of a :class:`~ditgp.numerics.layout.ChannelLayout` (all other channels start at 0); the
+of a :class:`~ditgp.numerics.constructions.layout.ChannelLayout` (all other channels start at 0); the
 decoder is a linear read-out ``(d × D)`` with optional clipping to ``[-R, R]``.
 
 Time features (``ArchConfig.time_features``): ``alpha2`` = ``α_t² = e^{-t}``, ``sigma2`` =

@@ -1,7 +1,7 @@
 """Constructions: spec + time + accuracy + choices → a transformer with built weights.
 
 The pipeline is a chain of single-purpose passes (STYLE.md, tracr), each in its own file
-under ``numerics/passes/``, run in order by :func:`construct` (this file, the orchestrator):
+under ``numerics/constructions/passes/``, run in order by :func:`construct` (this file, the orchestrator):
 
     passes/choices.py       Choices, IterationPlan, MultiplyInfo: what the passes exchange
     passes/window.py        spec_to_window: the truncation window w from eps (docs/theory.md §5)
@@ -91,7 +91,7 @@ from .passes.window import (
 )
 
 # Every name this module defined before the passes moved to their own files stays importable
-# from here (``from ditgp.numerics.construct import ...``).
+# from here (``from ditgp.numerics.constructions.construct import ...``).
 _REEXPORTED = (
     spectrum_ends_of,
     DATA_BALL_FAILURE, DOMAIN_MARGIN, MEASURE_SAMPLES, COEFFICIENTS, IterationPlan, MultiplyInfo,

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ditgp.numerics import construct
+from ditgp.numerics.constructions.passes.certificate import measure_error
+from ditgp.numerics.constructions.passes.multiply_plan import perturbation_gains
 from ditgp.numerics.oracle import Oracle
-from ditgp.numerics.passes.certificate import measure_error
-from ditgp.numerics.passes.multiply_plan import perturbation_gains
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec
 

@@ -146,7 +146,7 @@ def check_construction_resources(inp: ds.ConstructionRequest, *,
     tr = max(float(sched.alpha2(tt)) * H * float(np.trace(spec.Sigma))
              + float(sched.sigma2(tt)) * d * H for tt in (sched.t0, sched.T))
     if all_t or inp.time_conditioning == "fixed":
-        from ditgp.numerics.construct import DATA_BALL_FAILURE
+        from ditgp.numerics.constructions.construct import DATA_BALL_FAILURE
 
         r_x = math.sqrt(tr)
         checks["R ≥ ‖x‖/a_min"] = (r_x / lo, n.R, "le")
@@ -202,7 +202,7 @@ def _data_ball(spec, a_max: float) -> float:
     """Radius ``R_x = √(max_t tr A_t) + √(2 a_max ln(1/p))`` of the data ball on which a
     construction states its bound (``p = DATA_BALL_FAILURE``; Gaussian concentration of
     ``‖x‖`` about ``√(tr A_t)``)."""
-    from ditgp.numerics.construct import DATA_BALL_FAILURE
+    from ditgp.numerics.constructions.construct import DATA_BALL_FAILURE
 
     sched = spec.schedule
     tr = max(float(sched.alpha2(tt)) * spec.H * float(np.trace(spec.Sigma))

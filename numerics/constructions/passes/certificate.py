@@ -11,10 +11,10 @@ import torch
 from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 
+from ...iterations import TruncatedSystem, spectrum_ends
+from ...oracle import Oracle
+from ...tolerances import ROUNDING, eps_floor
 from ..architecture import weight_matrices
-from ..iterations import TruncatedSystem, spectrum_ends
-from ..oracle import Oracle
-from ..tolerances import ROUNDING, eps_floor
 from .choices import MEASURE_SAMPLES, Choices
 
 if TYPE_CHECKING:  # annotations only

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 from ditgp.theory.spec import GPSpec
 
+from ...iterations import TruncatedSystem, run_chebyshev, run_gd
+from ...oracle import Oracle
 from ..architecture import ArchConfig, Transformer, network_score
-from ..iterations import TruncatedSystem, run_chebyshev, run_gd
 from ..layout import ChannelLayout
-from ..oracle import Oracle
 from ..realise import Head, check_frames
 from .choices import Choices, IterationPlan, MultiplyInfo
 from .multiply_plan import multiply_abs_bound
@@ -53,7 +53,7 @@ class Construction:
         """Network output for ``X`` ``(n, d, H)`` at ``t`` (default: the construction's ``t``)."""
         t = self.t if t is None else t
         self.spec.schedule.check_time(t)
-        from ..bundle import check_served_time, served_times
+        from ...bundle import check_served_time, served_times
 
         check_served_time(t, served_times(self.choices.to_dict() | {"t": self.t}, self.spec),
                           "construction")
@@ -85,11 +85,11 @@ class Construction:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        from ..bundle import build_manifest
+        from ...bundle import build_manifest
 
         return build_manifest(self)
 
     def save(self, directory: str | Path) -> Path:
-        from ..bundle import save_bundle
+        from ...bundle import save_bundle
 
         return save_bundle(self, directory)

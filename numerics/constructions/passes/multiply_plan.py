@@ -10,8 +10,8 @@ import numpy as np
 from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 
+from ...iterations import TruncatedSystem
 from .. import multiply as mult
-from ..iterations import TruncatedSystem
 from .choices import DATA_BALL_FAILURE, DOMAIN_MARGIN, IterationPlan, MultiplyInfo
 
 __all__ = ["perturbation_gains", "step_coeffs", "abs_from_gains", "multiply_abs_bound",

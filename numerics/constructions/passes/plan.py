@@ -9,7 +9,7 @@ from ditgp.theory import iterations as theory_it
 from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 
-from ..iterations import TruncatedSystem
+from ...iterations import TruncatedSystem
 from .choices import Choices, IterationPlan
 from .window import _trunc_bound, _worst_coeffs, theory_tail_bound
 

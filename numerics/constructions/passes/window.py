@@ -8,7 +8,7 @@ import numpy as np
 from ditgp.theory import iterations as theory_it
 from ditgp.theory.spec import GPSpec
 
-from ..oracle import Oracle
+from ...oracle import Oracle
 from .choices import Choices
 
 
