@@ -37,7 +37,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ditgp.numerics.atomic import atomic_write_text, fsync_dir, sha256_file
+from ditgp.numerics.atomic import (
+    atomic_folder,
+    atomic_write_text,
+    fsync_dir,
+    sha256_file,
+    write_safetensors,
+)
+from ditgp.numerics.jsonable import jsonable
 from ditgp.theory.errors import SpecError
 
 __all__ = [
@@ -65,10 +72,6 @@ class Checkpoint:
     step: int
     state: dict[str, Any]
     tensors: dict[str, dict[str, torch.Tensor]] = field(repr=False)
-
-
-# -- small file-system helpers -------------------------------------------------------------
-_sha256 = sha256_file
 
 
 def step_name(step: int) -> str:
@@ -158,20 +161,14 @@ def write_checkpoint(root: str | Path, step: int, tensors: dict[str, dict[str, t
     ``tensors`` maps each group (``model``, ``ema``, ``optimizer``, ``rng``) to a dict of
     tensors; ``state`` is JSON-serialisable (floats round-trip exactly through JSON).
     """
-    from ditgp.numerics.atomic import write_safetensors
-    from ditgp.numerics.bundle import _jsonable
-
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise SpecError("keep", keep, "an integer ≥ 1 (checkpoints to keep)")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     final = root / step_name(step)
-    tmp = root / f".tmp-{step_name(step)}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
     files: dict[str, str] = {}
-    try:
+    # a checkpoint of the same step from an interrupted earlier launch is replaced
+    with atomic_folder(final, tmp=root / f".tmp-{step_name(step)}-{os.getpid()}") as tmp:
         for group in GROUPS:
             if group not in tensors:
                 continue
@@ -179,24 +176,14 @@ def write_checkpoint(root: str | Path, step: int, tensors: dict[str, dict[str, t
             data = {k: v.detach().cpu().contiguous() for k, v in tensors[group].items()}
             # byte-reproducible (sorted metadata), ordinary permissions, fsynced
             write_safetensors(path, data, {"format": CHECKPOINT_FORMAT, "group": group})
-            files[group] = _sha256(path)
+            files[group] = sha256_file(path)
             if group == "model":
                 _test_pause(step, "after-model")
         body = {"format": CHECKPOINT_FORMAT, "step": int(step), "files": files, **state}
         # non-finite numbers (a diverged evaluation) as null / "inf": JSON has no NaN
-        text = json.dumps(_jsonable(body), indent=2, allow_nan=False) + "\n"
-        with open(tmp / STATE, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        fsync_dir(tmp)
-        if final.exists():  # a checkpoint of the same step from an interrupted earlier launch
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        fsync_dir(root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        atomic_write_text(tmp / STATE,
+                          json.dumps(jsonable(body, nonfinite="string"), indent=2, allow_nan=False)
+                          + "\n")
     for old in list_checkpoints(root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -236,7 +223,7 @@ def read_checkpoint(path: str | Path, *, load_tensors: bool = True) -> Checkpoin
         fpath = path / f"{group}.safetensors"
         if not fpath.is_file():
             raise CheckpointError("checkpoint", str(path), f"{fpath.name} present (it is missing)")
-        actual = _sha256(fpath)
+        actual = sha256_file(fpath)
         if actual != digest:
             raise CheckpointError("checkpoint", str(path),
                                   f"{fpath.name} with sha256 {str(digest)[:12]}… (file has "

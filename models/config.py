@@ -2,13 +2,13 @@
 
 :class:`ModelConfig` describes one network (``arch="dit"``: the sequence DiT of
 :mod:`ditgp.models.dit`; ``arch="theory"``: the architecture family of
-:mod:`ditgp.numerics.architecture` made trainable, :mod:`ditgp.models.theory_net`).  It
+:mod:`ditgp.numerics.constructions.architecture` made trainable, :mod:`ditgp.models.theory_net`).  It
 validates itself when built (a bad config cannot exist) and round-trips through a plain
 dict, which goes into run configs, checkpoints and exported bundles.
 
 :class:`Preset` is a named training set-up (data shape, model, optimiser and schedule
 numbers); ``PRESETS`` holds ``tiny`` (CPU, minutes), ``paper`` (the closest known proxy of
-the paper's set-up, THEORY.md §6: H=96, d=8, D=256, 12 layers, 16 heads, batch 64) and
+the paper's set-up, docs/theory.md §9: H=96, d=8, D=256, 12 layers, 16 heads, batch 64) and
 ``long`` (H=512, for a GPU).
 
 >>> cfg = preset("tiny").model
@@ -24,14 +24,12 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from ditgp.theory.choices import ARCHS, LOSSES, NETWORK_ATTENTIONS, POS_EMBS, T_SAMPLINGS
 from ditgp.theory.errors import SpecError, require
 
-__all__ = ["ARCHS", "POS_EMBS", "ATTENTIONS", "ModelConfig", "Preset", "PRESETS", "preset",
+__all__ = ["ARCHS", "POS_EMBS", "NETWORK_ATTENTIONS", "ModelConfig", "Preset", "PRESETS", "preset",
            "register_preset", "theory_config"]
 
-ARCHS = ("dit", "theory")
-POS_EMBS = ("sinusoidal", "learned", "circle")
-ATTENTIONS = ("softmax", "relu")
 
 
 def _int(name: str, value: Any, low: int) -> int:
@@ -56,7 +54,7 @@ class ModelConfig:
     head dimension is ``width // heads``).  ``mlp_ratio`` sets the feed-forward hidden width
     ``round(mlp_ratio · width)``.  ``pos_emb``: ``sinusoidal`` (fixed, any ``H``), ``learned``
     (a table of ``max_H`` rows, so ``max_H`` is required) or ``circle`` (the paper's
-    ``e_h = r(cos 2πh/C, sin 2πh/C)`` with ``C = 2·max_H``, THEORY.md §4; ``max_H=None``
+    ``e_h = r(cos 2πh/C, sin 2πh/C)`` with ``C = 2·max_H``, docs/theory.md §8; ``max_H=None``
     takes the spec's ``H``).  ``attention``: ``softmax`` (through
     ``scaled_dot_product_attention``) or ``relu`` (the theory's).  ``max_H``: the largest
     ``H`` the positional embedding serves (``None`` = any, where the embedding allows).
@@ -81,8 +79,8 @@ class ModelConfig:
         object.__setattr__(self, "mlp_ratio", _pos_float("model.mlp_ratio", self.mlp_ratio))
         require(self.pos_emb in POS_EMBS, "model.pos_emb", self.pos_emb,
                 "one of " + ", ".join(POS_EMBS))
-        require(self.attention in ATTENTIONS, "model.attention", self.attention,
-                "one of " + ", ".join(ATTENTIONS))
+        require(self.attention in NETWORK_ATTENTIONS, "model.attention", self.attention,
+                "one of " + ", ".join(NETWORK_ATTENTIONS))
         if self.max_H is not None:
             _int("model.max_H", self.max_H, 1)
         if self.arch == "dit":
@@ -153,14 +151,14 @@ class Preset:
     eval_every: int
     ckpt_every: int
     #: how training draws t (``uniform`` or ``log-uniform`` on ``[t0, T]``) and which objective
-    #: it minimises (``eps`` or ``score``; :data:`ditgp.models.train.LOSSES`)
+    #: it minimises (``eps`` or ``score``; :data:`ditgp.theory.choices.LOSSES`)
     t_sampling: str = "uniform"
     loss: str = "eps"
 
     def __post_init__(self) -> None:
-        require(self.t_sampling in ("uniform", "log-uniform"), "preset.t_sampling",
+        require(self.t_sampling in T_SAMPLINGS, "preset.t_sampling",
                 self.t_sampling, "uniform or log-uniform")
-        require(self.loss in ("eps", "score"), "preset.loss", self.loss, "eps or score")
+        require(self.loss in LOSSES, "preset.loss", self.loss, "eps or score")
         for f in ("H", "d", "batch", "steps", "eval_every", "ckpt_every"):
             _int(f"preset.{f}", getattr(self, f), 1)
         _int("preset.warmup", self.warmup, 0)

@@ -51,7 +51,7 @@ are reproducible and independent of the slicing, the batch size and the thread c
 CPU and CUDA the float64 normals may differ in the last ulp (the two devices' ``log``/``cos``),
 which the cast to float32 almost always removes.
 
-**Forward process** (THEORY.md §2): ``X_t = α_t X₀ + σ_t Z``, ``α_t = e^{-t/2}``,
+**Forward process** (docs/theory.md §2): ``X_t = α_t X₀ + σ_t Z``, ``α_t = e^{-t/2}``,
 ``σ_t² = 1 - e^{-t}``.  **Bayes floor**: the minimum of ``E‖ε_θ(X_t, t) - Z‖²`` is
 ``Σ α_t²λ_iμ_j/(α_t²λ_iμ_j + σ_t²)`` (out of ``dH``), attained by ``ε* = -σ_t s``;
 :func:`bayes_floor` divides by ``dH`` to match the per-element mean-squared loss.
@@ -479,7 +479,7 @@ _FLOOR_TERM = None
 def bayes_floor(spec: GPSpec, t) -> np.ndarray:
     """Per-element Bayes floor of the ε-loss at each ``t``: ``floor(t) / (dH)`` (float64,
     same shape as ``t``).  The theory's floor term (:data:`ditgp.theory.process.FLOOR_TERM`,
-    THEORY.md §2) on the oracle's cached eigenvalues, vectorised over ``t`` (one call per
+    docs/theory.md §2) on the oracle's cached eigenvalues, vectorised over ``t`` (one call per
     batch, not one per sequence)."""
     global _FLOOR_TERM
     from ditgp.theory import process as P

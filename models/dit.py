@@ -11,16 +11,16 @@ to a conditioning vector ``c ∈ R^D`` that drives **adaLN-Zero** modulation in 
 
 The modulation layers and the final linear map start at zero, so a freshly initialised
 network outputs exactly ``ε̂ = 0`` (and every block is the identity).  The network predicts
-the noise ``ε`` (ε-prediction); the score is ``s = -ε̂/σ_t`` (THEORY.md §2).
+the noise ``ε`` (ε-prediction); the score is ``s = -ε̂/σ_t`` (docs/theory.md §2).
 
 Attention ``softmax`` runs through ``torch.nn.functional.scaled_dot_product_attention``;
-``relu`` is the theory's ReLU attention (THEORY.md §4), ``P = ReLU(QKᵀ/√d_k)/H`` (the ``1/H``
+``relu`` is the theory's ReLU attention (docs/theory.md §8), ``P = ReLU(QKᵀ/√d_k)/H`` (the ``1/H``
 is a constant rescaling absorbed by the value matrices; it keeps the output scale independent
 of ``H``).  Positional embeddings: ``sinusoidal`` (fixed, DiT's 1-D sin-cos), ``learned`` (a
 ``max_H × D`` table) or ``circle``: ``e_h = r(cos 2πh/C · u + sin 2πh/C · w)`` with fixed
 orthonormal, zero-mean directions ``u, w ∈ R^D``, ``C = 2·max_H`` and ``r = √D`` — so
 ``⟨e_h, e_j⟩ = r² cos(2π(h-j)/C)`` strictly decreases with the gap ``|h-j| < C/2``
-(THEORY.md §4), and LayerNorm leaves ``e_h`` unchanged (zero mean, unit RMS).
+(docs/theory.md §8), and LayerNorm leaves ``e_h`` unchanged (zero mean, unit RMS).
 
 Time enters as ``τ = 1000·t/T`` (DiT's integer-step scale) through the sinusoidal embedding.
 """

@@ -8,7 +8,7 @@ pickle.  Its manifest says ``origin: "trained"`` and carries
 
 * ``architecture``: the :class:`~ditgp.models.config.ModelConfig` (``arch`` ``dit`` or
   ``theory``); for the theory family also ``theory_architecture`` (the numerics
-  :class:`~ditgp.numerics.architecture.ArchConfig`, with its channel ``layout``);
+  :class:`~ditgp.numerics.constructions.architecture.ArchConfig`, with its channel ``layout``);
 * ``spec`` (the GP spec trained on), ``time_range`` ``[t0, T]`` the network was trained for;
 * ``output``: what the module's forward pass returns (``eps`` for the DiT: the score is
   ``-ε̂/σ_t``; ``score`` for the theory family: the decoder reads the score);
@@ -36,12 +36,12 @@ from ditgp.numerics.bundle import (
     BuiltNetwork,
     BundleError,
     BundleKind,
-    _jsonable,
     load_bundle,
     open_bundle,
     register_bundle_kind,
     write_bundle,
 )
+from ditgp.numerics.jsonable import jsonable
 from ditgp.numerics.oracle import Oracle
 from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
@@ -52,7 +52,7 @@ from .data import independent_frames_score
 
 __all__ = ["ORIGIN", "MEASURE_SAMPLES", "MEASURE_SEED", "MEASURE_RTOL", "TrainedNetwork",
            "export_bundle", "load_trained", "load_network", "measure_score_error",
-           "measure_t_grid", "trained_info", "trained_info_lines", "verify_trained",
+           "measure_t_grid", "trained_info", "trained_info_lines",
            "network_time_range"]
 
 ORIGIN = "trained"
@@ -146,7 +146,7 @@ def export_bundle(model: torch.nn.Module, cfg: ModelConfig, spec: GPSpec, out_di
         raise SpecError("cfg", cfg.arch, f"the model's own arch {getattr(mcfg, 'arch', None)!r}")
     t0 = float(spec.schedule.check_time(t0, "t0"))
     try:
-        json.dumps(_jsonable(metrics), allow_nan=False)
+        json.dumps(jsonable(metrics, nonfinite="string"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise SpecError("metrics", metrics, f"a JSON-able dict ({exc})") from None
     T = spec.schedule.T
@@ -246,7 +246,7 @@ def _build_trained(manifest: dict[str, Any]) -> BuiltNetwork:
     if not t0 < T:
         raise ValueError(f"time_range {tr!r} is not an interval t0 < T")
     if cfg.arch == "theory":
-        from ditgp.numerics.architecture import ArchConfig
+        from ditgp.numerics.constructions.architecture import ArchConfig
 
         model: torch.nn.Module = TheoryNet(ArchConfig.from_dict(manifest["theory_architecture"]),
                                            cfg)
@@ -309,8 +309,9 @@ def load_network(bundle_dir, device: str | torch.device = "cpu"
 # -- inspect / verify support ----------------------------------------------------------------
 
 
-def trained_info(directory, check: bool = False) -> dict[str, Any]:
-    """Summary of a trained bundle for ``ditgp inspect`` (``check``: re-measure the error)."""
+def trained_info(directory) -> dict[str, Any]:
+    """Summary of a trained bundle for ``ditgp inspect`` (``--check`` adds the checks of
+    :func:`ditgp.verify.weights.verify_trained`)."""
     net = load_trained(directory)
     m = net.manifest
     info = {
@@ -324,11 +325,6 @@ def trained_info(directory, check: bool = False) -> dict[str, Any]:
         "init_from": m.get("init_from"),
         "sha256": m["weights"]["sha256"], "valid": True,
     }
-    if check:  # the checks of `ditgp verify --weights` (one verifier for both commands)
-        res = verify_trained(directory)
-        info["checks"] = res["checks"]
-        info["valid"] = res["passed"]
-        info["rechecked_rel_error"] = res.get("rechecked_rel_error")
     return info
 
 
@@ -357,60 +353,3 @@ def trained_info_lines(info: dict[str, Any]) -> list[str]:
     if info.get("init_from"):
         lines.append(f"init from  {info['init_from']}")
     return lines
-
-
-def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
-    return {"name": name, "passed": bool(passed), "detail": detail}
-
-
-def verify_trained(directory, seed: int = 0) -> dict[str, Any]:
-    """Checks of a trained bundle for ``ditgp verify --weights``: ``load`` (files, sha256,
-    tensor table, architecture), ``resources`` (the rebuilt module's D, L, M and parameter
-    count equal the manifest's), ``measured`` (the recorded score errors re-measured on the
-    recorded draws agree within ``MEASURE_RTOL``), ``score-vs-oracle`` (informative: the
-    error on fresh draws from ``seed`` is finite).  Same result shape as
-    :func:`ditgp.verify.weights.verify_bundle`."""
-    checks: list[dict[str, Any]] = []
-    out: dict[str, Any] = {"bundle": str(directory), "checks": checks, "passed": False,
-                           "origin": ORIGIN}
-    try:
-        net = load_trained(directory)
-    except BundleError as exc:
-        checks.append(_check("load", False, str(exc)))
-        return out
-    checks.append(_check("load", True, "manifest, weights and sha256 agree"))
-    m, model = net.manifest, net.model
-    res = m.get("resources", {})
-    if net.config.arch == "theory":
-        dims = (model.arch.width, model.arch.layers, model.arch.heads)
-    else:
-        dims = (net.config.width, net.config.depth, net.config.heads)
-    params = count_parameters(model, trainable_only=False)
-    ok = (res.get("D"), res.get("L"), res.get("M"), res.get("params")) == (*dims, params)
-    checks.append(_check("resources", ok, f"module D={dims[0]} L={dims[1]} M={dims[2]} "
-                                          f"params={params}; manifest D={res.get('D')} "
-                                          f"L={res.get('L')} M={res.get('M')} "
-                                          f"params={res.get('params')}"))
-    meas = m.get("measured") or {}
-    try:
-        again = measure_score_error(net.score, net.spec, meas["t"], meas["n"], meas["seed"])
-        rec = np.asarray(meas["rel_error"], dtype=np.float64)
-        got = np.asarray(again["rel_error"])
-        dev = float(np.max(np.abs(got - rec) / np.maximum(np.abs(rec), 1e-12)))
-        checks.append(_check("measured", dev <= MEASURE_RTOL,
-                             f"re-measured errors deviate from the recorded ones by "
-                             f"{dev:.3g} relative (allowed {MEASURE_RTOL:g})"))
-        out["rechecked_rel_error"] = again["rel_error"]
-    except (KeyError, TypeError, ValueError) as exc:
-        checks.append(_check("measured", False, f"manifest 'measured' unusable ({exc})"))
-        again = None
-    t_fresh = [float(t) for t in (meas.get("t") or measure_t_grid(*m["time_range"]))]
-    fresh = measure_score_error(net.score, net.spec, t_fresh, MEASURE_SAMPLES, seed)
-    worst = max(fresh["rel_error"])
-    checks.append(_check("score-vs-oracle", bool(np.isfinite(worst)),
-                         "relative score error on fresh draws: " + ", ".join(
-                             f"t={t:g}: {e:.3g}" for t, e in zip(fresh["t"], fresh["rel_error"],
-                                                                 strict=True))))
-    out["passed"] = all(c["passed"] for c in checks)
-    out["error"] = float(worst) if np.isfinite(worst) else None
-    return out

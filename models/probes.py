@@ -1,11 +1,11 @@
 """Probe hooks of a network: attention patterns, the value path per head and per layer, and
-per-block read-outs (THEORY.md §4: attention carries the temporal kernel, values the
+per-block read-outs (docs/theory.md §8: attention carries the temporal kernel, values the
 spatial covariance, blocks unroll an iteration).
 
 Accepted networks (:func:`as_probeable`): the sequence :class:`~ditgp.models.dit.DiT`, a
 trainable :class:`~ditgp.models.theory_net.TheoryNet`, a numerics
-:class:`~ditgp.numerics.architecture.Transformer`, a
-:class:`~ditgp.numerics.construct.Construction`, a loaded construction
+:class:`~ditgp.numerics.constructions.architecture.Transformer`, a
+:class:`~ditgp.numerics.constructions.construct.Construction`, a loaded construction
 :class:`~ditgp.numerics.bundle.Bundle`, a :class:`~ditgp.models.export.TrainedNetwork`, or a
 bundle folder.
 
@@ -22,7 +22,7 @@ bundle folder.
   about a DiT comes from the Jacobian's same-frame blocks, :mod:`ditgp.verify.operator`).
 * :func:`value_weighted_profile` — ``Σ_m c_m · profile_m`` with ``c_m = ⟨F_m, Σ⟩/‖Σ‖²`` (the
   head's value coefficient along ``Σ``).  For a construction every head's value is
-  ``coef_m·Σ`` and the sum is exactly ``γ_w`` (THEORY.md §4; compact: the piecewise-linear
+  ``coef_m·Σ`` and the sum is exactly ``γ_w`` (docs/theory.md §8; compact: the piecewise-linear
   interpolant through ``(s_m, γ(m))``; softmax: ``Σ_j γ(|h-j|)/N`` times ``N``).
 * :func:`block_readouts` — what the network would output if it stopped after block ``k``,
   as the estimate of ``v* = A_t⁻¹x = -s``: theory family ``-decoder(Y_k)``; DiT ``ε̂_k/σ_t``
@@ -68,7 +68,7 @@ class Probeable:
 
 def as_probeable(net: Any, spec: Any = None) -> Probeable:
     """Wrap any supported network (see the module docstring)."""
-    from ditgp.numerics.architecture import Transformer
+    from ditgp.numerics.constructions.architecture import Transformer
 
     from .dit import DiT
     from .theory_net import TheoryNet
@@ -276,7 +276,7 @@ def score_callable(net: Any, spec: Any = None):
     shifts, scales and gates included — so the Jacobian is the object the network computes."""
     import copy
 
-    from ditgp.numerics.architecture import Transformer
+    from ditgp.numerics.constructions.architecture import Transformer
 
     from .dit import DiT
     from .theory_net import TheoryNet

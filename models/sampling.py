@@ -1,4 +1,4 @@
-"""Reverse-time samplers for any score function (THEORY.md §2): Euler–Maruyama on the
+"""Reverse-time samplers for any score function (docs/theory.md §2): Euler–Maruyama on the
 reverse SDE and Heun on the probability-flow ODE, from ``T`` down to ``t0``.
 
 Forward process ``dX = -½X dt + dW`` (``α_t = e^{-t/2}``, ``σ_t² = 1 - e^{-t}``).  With the
@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 from ditgp.numerics.oracle import Oracle, unvec, vec
+from ditgp.theory.choices import GRIDS, PRIORS, SAMPLERS
 from ditgp.theory.errors import SpecError, require
 from ditgp.theory.spec import GPSpec
 
@@ -53,9 +54,6 @@ __all__ = ["SAMPLERS", "GRIDS", "PRIORS", "DEFAULT_BATCH", "ScoreFn", "time_grid
            "linear_sampler_covariance", "exact_sampler_variances", "sampler_covariance_error",
            "convergence_errors", "require_all_t", "estimate_seconds"]
 
-SAMPLERS = ("sde", "ode")
-GRIDS = ("uniform", "log")
-PRIORS = ("exact", "standard")
 #: rows per chunk (and per generator); part of what ``seed`` means
 DEFAULT_BATCH = 512
 

@@ -1,8 +1,8 @@
-"""The theory's architecture family (:mod:`ditgp.numerics.architecture`, THEORY.md §4) made
+"""The theory's architecture family (:mod:`ditgp.numerics.constructions.architecture`, docs/theory.md §8) made
 trainable: ReLU (or softmax + sink) attention with time gates, the gated ReLU feed-forward
 layer, the circle positional embedding and named residual channels.
 
-The network is the *same* :class:`~ditgp.numerics.architecture.Transformer` the constructions
+The network is the *same* :class:`~ditgp.numerics.constructions.architecture.Transformer` the constructions
 fill with explicit weights, so a trained and a constructed network of the family can be
 compared block by block (same parameter names, same residual channels, same attention
 patterns).  Its output is the **score** (the constructions' decoder reads ``-v = -A_t⁻¹x``);
@@ -23,8 +23,8 @@ import math
 from pathlib import Path
 
 import torch
-from ditgp.numerics.architecture import TIME_FEATURES, ArchConfig, Transformer
-from ditgp.numerics.layout import ChannelLayout
+from ditgp.numerics.constructions.architecture import TIME_FEATURES, ArchConfig, Transformer
+from ditgp.numerics.constructions.layout import ChannelLayout
 from ditgp.theory.errors import SpecError, require
 from ditgp.theory.spec import GPSpec
 from torch import nn
@@ -69,7 +69,7 @@ class TheoryNet(nn.Module):
     ``score(x, t)`` is the network output itself; ``probe(x, t)`` returns the attention
     pattern of every block ``(B, heads, H, H)`` (``H+1`` columns with a softmax sink) and the
     residual stream ``(B, H, D)`` (entry 0 = encoder output, entry ``k`` = after block ``k``).
-    ``self.net`` is the :class:`~ditgp.numerics.architecture.Transformer`; ``self.arch`` its
+    ``self.net`` is the :class:`~ditgp.numerics.constructions.architecture.Transformer`; ``self.arch`` its
     config.  Computation runs in the parameters' dtype (``.to(dtype)`` works), not the
     ``ArchConfig``'s."""
 

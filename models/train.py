@@ -1,14 +1,16 @@
 """Training a diffusion transformer on exact GP data (denoising score matching, ε-prediction).
 
-:func:`train` is one readable function in the manner of DiT's ``train.py``: build the run
-(fresh or resumed from its newest complete checkpoint), then for each global batch ``k``
+:func:`train` reads as the training section of a paper, in named steps (:func:`_set_up`,
+:meth:`_Run.restore`, :meth:`_Run.optimisation_step`, :meth:`_Run.evaluate`,
+:meth:`_Run.checkpoint`): build the run (fresh or resumed from its newest complete
+checkpoint), then for each global batch ``k``
 
     x₀, t, z = stream.batch(k, rank, world)         # pure function of (seed, k)
     x_t = α_t x₀ + σ_t z;  loss = mean ‖ε̂(x_t, t) − z‖²
     AdamW step (warm-up + cosine learning rate, gradient clipping), EMA update
 
 with logging, evaluation and checkpoints at its edges.  The headline metric is the **excess
-loss** ``loss − floor``: the exact Bayes floor of the ε-loss at the sampled times (THEORY.md
+loss** ``loss − floor``: the exact Bayes floor of the ε-loss at the sampled times (docs/theory.md
 §2) is subtracted batch by batch, so what is printed is what is still to learn.  Periodic
 evaluation (on the EMA weights) measures the relative score error ``‖ŝ − s‖/‖s‖`` against the
 exact oracle on a fixed evaluation set at a geometric ``t``-grid in ``[t₀, T]``, beside the
@@ -62,6 +64,7 @@ from ditgp.models.config import ModelConfig
 from ditgp.models.ema import ema_decay, learning_rate, make_ema, update_ema
 from ditgp.models.run_folder import LOCK_NAME, RunFolder, train_set_record
 from ditgp.numerics.oracle import Oracle
+from ditgp.theory.choices import DTYPES, LOSSES, T_SAMPLINGS
 from ditgp.theory.errors import SpecError, require
 from ditgp.theory.spec import GPSpec
 
@@ -70,13 +73,6 @@ __all__ = ["TrainConfig", "TrainResult", "train", "Evaluator", "eval_grid", "RUN
            "EXIT_PREEMPTED", "PREEMPT_SIGNALS"]
 
 RUN_FORMAT = "ditgp.train-run/1"
-DTYPES = ("float32", "bf16", "float64")
-T_SAMPLINGS = ("uniform", "log-uniform")
-#: training objectives: ``eps`` — ε-prediction MSE (DiT's), which weights the score error at
-#: time t by σ_t²; ``score`` — score-space denoising score matching, the theory's objective
-#: (weight 1/σ_t² relative to ``eps``, normalised to mean 1 under the t-law, see
-#: :func:`loss_weights`)
-LOSSES = ("eps", "score")
 #: Seed of the fixed evaluation set (independent of the training seed, so runs compare).
 EVAL_SEED = 20250207
 #: Seed offset of the finite training set relative to the run's seed.
@@ -460,19 +456,13 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
     error, and no report is written (its panels are the floor and the oracle errors);
     ``config.json`` and the bundle's ``metrics`` carry ``data`` (``n``, sha256, the note).
     A resume must pass the same tensor (its sha256 is checked).
-    """
-    from ditgp.models import build_model, count_parameters
-    from ditgp.models.data import (
-        GPStream,
-        Prefetcher,
-        bayes_floor,
-        load_train_set,
-        make_train_set,
-        noised,
-    )
-    from ditgp.models.export import export_bundle
-    from tqdm.auto import tqdm
 
+    The steps, in order: :func:`_set_up` (the folder, fresh or resumed), :class:`_Run` (the
+    network, its EMA and optimizer; :meth:`_Run.restore` from the checkpoint;
+    :meth:`_Run.prepare_data`; :meth:`_Run.write_run_files`), then :meth:`_Run.loop`
+    (:meth:`_Run.optimisation_step`, :meth:`_Run.log`, :meth:`_Run.evaluate`,
+    :meth:`_Run.checkpoint`) and :meth:`_Run.finish` (export and report).
+    """
     say = notify or (lambda _msg: None)
     out = Path(out)
     if tc.threads is not None:
@@ -482,241 +472,343 @@ def train(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: str | Path, *, r
     stack = contextlib.ExitStack()  # the prefetch thread and the signal handlers
     try:
         folder.open()
-        device = _resolve_device(tc.device, dist)
-        cfg.check_H(spec.H)
-        data_info = None
-        if data is not None:
-            data, data_info = _given_data(data, spec)
-            require(tc.n_train is None, "--n-train", tc.n_train,
-                    "None when a data tensor is given (its size is the training-set size)")
-        if dist.world > 1:
-            require(tc.batch % dist.world == 0, "--batch", tc.batch,
-                    f"a multiple of the number of processes ({dist.world})")
+        setup = _set_up(spec, cfg, tc, out, dist, resume=resume, init_from=init_from, data=data,
+                        say=say)
+        run = _Run(spec, cfg, setup, out, dist, init_from=init_from, preset=preset, say=say)
+        if setup.ckpt is not None:
+            run.restore(setup.ckpt)
+        run.prepare_data()
+        run.write_run_files()
+        run.loop(stack, quiet=quiet)
+        stack.close()
+        return run.finish(report=report)
+    finally:
+        stack.close()
+        folder.close()
+        dist.close()
 
-        # -- the run folder: fresh, or resumed from the newest complete checkpoint ---------
-        ckpt = None
-        skipped: list[tuple[str, str]] = []
-        if resume:
-            cpath = out / "config.json"
-            if not cpath.is_file():
-                raise CheckpointError("--resume", str(out), "a run folder with config.json "
-                                      "(start the run without --resume first)")
-            try:
-                stored = json.loads(cpath.read_text())
-            except (OSError, json.JSONDecodeError) as exc:
-                raise CheckpointError("--resume", str(out), f"a readable config.json ({exc})") from None
-            tc = _check_resume(out, stored, spec, cfg, tc, init_from)
-            if stored.get("data") != data_info:
-                raise SpecError("data", None if data_info is None else data_info["sha256"][:12],
-                                "the training data of the run being resumed ("
-                                + ("GP draws of its spec" if stored.get("data") is None else
-                                   f"the tensor with sha256 {stored['data']['sha256'][:12]}…")
-                                + ")")
-            ckpt, skipped_paths = latest_checkpoint(out / "checkpoints")
-            skipped = [(str(p), why) for p, why in skipped_paths]
-            if ckpt is None and skipped:
-                raise CheckpointError("--resume", str(out), "at least one complete checkpoint: "
-                                      + "; ".join(f"{Path(p).name}: {why}" for p, why in skipped))
-            for p, why in skipped:
-                say(f"skipped checkpoint {p}: {why}")
-        elif out.exists() and (not out.is_dir() or any(p.name != LOCK_NAME for p in out.iterdir())):
-            raise SpecError("--out", str(out), "a new or empty folder (or --resume to continue "
-                            "the run in it)")
-        dist.barrier()  # every rank has checked the folder before rank 0 writes into it
-        if tc.decay_steps is None and tc.minutes is None:
-            tc = replace(tc, decay_steps=tc.steps)
 
-        # -- model, EMA, optimizer --------------------------------------------------------------
-        torch.manual_seed(tc.seed)
-        param_dtype = torch.float64 if tc.dtype == "float64" else torch.float32
-        data_dtype = param_dtype
-        model = build_model(cfg, spec, init_from=init_from).to(device=device, dtype=param_dtype)
-        ema = make_ema(model)
-        params = count_parameters(model)
-        opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.9, 0.999), eps=1e-8,
-                                weight_decay=tc.weight_decay)
-        start = 0
-        window = _Window()
-        elapsed_before = 0.0
-        last_eval = None
-        if ckpt is not None:
-            model.load_state_dict(ckpt.tensors["model"])
-            ema.load_state_dict(ckpt.tensors["ema"])
-            load_optimizer_tensors(opt, ckpt.tensors["optimizer"], ckpt.state["optimizer"])
-            set_rng_tensors(ckpt.tensors.get("rng", {}))
-            start = int(ckpt.state["cursor"]["next_batch"])
-            window = _Window(**ckpt.state["window"])
-            elapsed_before = float(ckpt.state.get("elapsed_s", 0.0))
-            last_eval = ckpt.state.get("last_eval")
-            if start > tc.steps:
-                raise SpecError("--steps", tc.steps, f"≥ {start}, the step the run has already reached")
-            say(f"resuming {out} from {ckpt.path.name} (step {start} of {tc.steps})")
+@dataclass
+class _SetUp:
+    """What :func:`_set_up` found: the training numbers (a resume takes the stored ones), the
+    device, the checkpoint to resume from and those skipped, the stored run config, and the
+    given data with its record."""
 
-        # -- data -----------------------------------------------------------------------------
-        train_set = data
+    tc: TrainConfig
+    device: torch.device
+    resume: bool
+    ckpt: Any = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    stored: dict[str, Any] | None = None
+    data: Any = None
+    data_info: dict[str, Any] | None = None
+
+
+def _set_up(spec: GPSpec, cfg: ModelConfig, tc: TrainConfig, out: Path, dist: _Dist, *,
+            resume: bool, init_from: str | None, data, say: Callable[[str], None]) -> _SetUp:
+    """Set-up: check the inputs and the run folder — fresh (missing or empty), or resumed from
+    the newest complete checkpoint of a run with the same spec, model and fixed numbers."""
+    device = _resolve_device(tc.device, dist)
+    cfg.check_H(spec.H)
+    data_info = None
+    if data is not None:
+        data, data_info = _given_data(data, spec)
+        require(tc.n_train is None, "--n-train", tc.n_train,
+                "None when a data tensor is given (its size is the training-set size)")
+    if dist.world > 1:
+        require(tc.batch % dist.world == 0, "--batch", tc.batch,
+                f"a multiple of the number of processes ({dist.world})")
+    ckpt = None
+    stored = None
+    skipped: list[tuple[str, str]] = []
+    if resume:
+        cpath = out / "config.json"
+        if not cpath.is_file():
+            raise CheckpointError("--resume", str(out), "a run folder with config.json "
+                                  "(start the run without --resume first)")
+        try:
+            stored = json.loads(cpath.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CheckpointError("--resume", str(out), f"a readable config.json ({exc})") from None
+        tc = _check_resume(out, stored, spec, cfg, tc, init_from)
+        if stored.get("data") != data_info:
+            raise SpecError("data", None if data_info is None else data_info["sha256"][:12],
+                            "the training data of the run being resumed ("
+                            + ("GP draws of its spec" if stored.get("data") is None else
+                               f"the tensor with sha256 {stored['data']['sha256'][:12]}…")
+                            + ")")
+        ckpt, skipped_paths = latest_checkpoint(out / "checkpoints")
+        skipped = [(str(p), why) for p, why in skipped_paths]
+        if ckpt is None and skipped:
+            raise CheckpointError("--resume", str(out), "at least one complete checkpoint: "
+                                  + "; ".join(f"{Path(p).name}: {why}" for p, why in skipped))
+        for p, why in skipped:
+            say(f"skipped checkpoint {p}: {why}")
+    elif out.exists() and (not out.is_dir() or any(p.name != LOCK_NAME for p in out.iterdir())):
+        raise SpecError("--out", str(out), "a new or empty folder (or --resume to continue "
+                        "the run in it)")
+    dist.barrier()  # every rank has checked the folder before rank 0 writes into it
+    if tc.decay_steps is None and tc.minutes is None:
+        tc = replace(tc, decay_steps=tc.steps)
+    return _SetUp(tc, device, resume, ckpt, skipped, stored, data, data_info)
+
+
+class _Run:
+    """One training run in progress: the network, its EMA and optimizer, the data, the run
+    folder's files, and the steps of the loop."""
+
+    def __init__(self, spec: GPSpec, cfg: ModelConfig, setup: _SetUp, out: Path, dist: _Dist, *,
+                 init_from: str | None, preset: str | None, say: Callable[[str], None]):
+        from ditgp.models import build_model, count_parameters
+
+        self.spec, self.cfg, self.tc, self.out, self.dist = spec, cfg, setup.tc, out, dist
+        self.setup, self.device, self.say = setup, setup.device, say
+        self.init_from, self.preset = init_from, preset
+        self.data, self.data_info = setup.data, setup.data_info
+        # the network, its EMA and the optimizer, from the run's seed
+        torch.manual_seed(self.tc.seed)
+        self.param_dtype = torch.float64 if self.tc.dtype == "float64" else torch.float32
+        self.model = build_model(cfg, spec, init_from=init_from).to(device=self.device,
+                                                                     dtype=self.param_dtype)
+        self.ema = make_ema(self.model)
+        self.params = count_parameters(self.model)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.tc.lr, betas=(0.9, 0.999),
+                                     eps=1e-8, weight_decay=self.tc.weight_decay)
+        self.start = 0
+        self.window = _Window()
+        self.elapsed_before = 0.0
+        self.last_eval: dict[str, Any] | None = None
+        self.metrics_path = out / "metrics.jsonl"
+        self.t_start = self.t_window = 0.0
+
+    def restore(self, ckpt) -> None:
+        """Restore: weights, EMA, optimizer, generators, data cursor and metric window from
+        the checkpoint (the run continues bitwise as if uninterrupted)."""
+        self.model.load_state_dict(ckpt.tensors["model"])
+        self.ema.load_state_dict(ckpt.tensors["ema"])
+        load_optimizer_tensors(self.opt, ckpt.tensors["optimizer"], ckpt.state["optimizer"])
+        set_rng_tensors(ckpt.tensors.get("rng", {}))
+        self.start = int(ckpt.state["cursor"]["next_batch"])
+        self.window = _Window(**ckpt.state["window"])
+        self.elapsed_before = float(ckpt.state.get("elapsed_s", 0.0))
+        self.last_eval = ckpt.state.get("last_eval")
+        if self.start > self.tc.steps:
+            raise SpecError("--steps", self.tc.steps,
+                            f"≥ {self.start}, the step the run has already reached")
+        self.say(f"resuming {self.out} from {ckpt.path.name} (step {self.start} of "
+                 f"{self.tc.steps})")
+
+    def prepare_data(self) -> None:
+        """The data stream: GP draws, a fixed training set (``n_train``, stored with the run)
+        or the given tensor; the fixed evaluation set (rank 0, GP data only)."""
+        from ditgp.models.data import GPStream, load_train_set, make_train_set
+
+        tc, spec = self.tc, self.spec
+        self.train_set = self.data
         if tc.n_train is not None:
-            tpath = out / "train_set.safetensors"
-            if resume and tpath.exists():
-                train_set, tspec = load_train_set(tpath)
-                require(tspec == spec and train_set.shape[0] == tc.n_train, "--n-train", tc.n_train,
-                        f"the training set stored in {tpath}")
+            tpath = self.out / "train_set.safetensors"
+            if self.setup.resume and tpath.exists():
+                self.train_set, tspec = load_train_set(tpath)
+                require(tspec == spec and self.train_set.shape[0] == tc.n_train, "--n-train",
+                        tc.n_train, f"the training set stored in {tpath}")
             else:
-                train_set = make_train_set(spec, tc.n_train, seed=tc.seed + TRAIN_SET_SEED_OFFSET)
-        stream = GPStream(spec, batch=tc.batch, seed=tc.seed, t_sampling=tc.t_sampling,
-                          dtype=data_dtype, train_set=train_set, device=device)
-        evaluator = (Evaluator(spec, n=tc.n_eval, points=tc.eval_points)
-                     if dist.main and data is None else None)
+                self.train_set = make_train_set(spec, tc.n_train,
+                                                seed=tc.seed + TRAIN_SET_SEED_OFFSET)
+        self.stream = GPStream(spec, batch=tc.batch, seed=tc.seed, t_sampling=tc.t_sampling,
+                               dtype=self.param_dtype, train_set=self.train_set,
+                               device=self.device)
+        self.evaluator = (Evaluator(spec, n=tc.n_eval, points=tc.eval_points)
+                          if self.dist.main and self.data is None else None)
 
-        # -- files of a fresh run (rank 0) ------------------------------------------------
-        metrics_path = out / "metrics.jsonl"
-        if dist.main:
+    def write_run_files(self) -> None:
+        """The run folder's files (rank 0): ``checkpoints/``, the training set, metrics cut back
+        to the resumed step, and ``config.json`` (written once; ``--minutes`` records the step
+        target it fixes, :meth:`fix_step_target`)."""
+        out, tc = self.out, self.tc
+        if self.dist.main:
             out.mkdir(parents=True, exist_ok=True)
             (out / "checkpoints").mkdir(exist_ok=True)
             remove_temporaries(out / "checkpoints")
             if tc.n_train is not None and not (out / "train_set.safetensors").exists():
                 from ditgp.models.data import save_train_set
 
-                save_train_set(out / "train_set.safetensors", train_set, spec)
-            _trim_metrics(metrics_path, start)
-        run_cfg = _run_config(spec, cfg, tc, params=params, preset=preset, init_from=init_from,
-                              world=dist.world)
-        if data_info is not None:
-            run_cfg["data"] = data_info
-        run_cfg.update(train_set_record(out / "train_set.safetensors", stored if resume else None))
-        if dist.main:
-            atomic_write_text(out / "config.json", json.dumps(run_cfg, indent=2) + "\n")
+                save_train_set(out / "train_set.safetensors", self.train_set, self.spec)
+            _trim_metrics(self.metrics_path, self.start)
+        self.run_cfg = _run_config(self.spec, self.cfg, tc, params=self.params,
+                                   preset=self.preset, init_from=self.init_from,
+                                   world=self.dist.world)
+        if self.data_info is not None:
+            self.run_cfg["data"] = self.data_info
+        self.run_cfg.update(train_set_record(out / "train_set.safetensors",
+                                             self.setup.stored if self.setup.resume else None))
+        if self.dist.main:
+            atomic_write_text(out / "config.json", json.dumps(self.run_cfg, indent=2) + "\n")
 
-        # -- wrap for DDP / compile -------------------------------------------------------------
-        net: torch.nn.Module = model
-        if dist.world > 1:
+    def _wrap(self) -> torch.nn.Module:
+        """The network the steps call: DDP across processes, ``torch.compile`` on request."""
+        net: torch.nn.Module = self.model
+        if self.dist.world > 1:
             net = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None)
-        if tc.compile:
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if self.tc.compile:
             net = torch.compile(net)
-        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if tc.dtype == "bf16"
-                    else _NullContext())
+        return net
 
-        def save(step: int) -> None:
-            if dist.main:
-                opt_t, opt_meta = optimizer_tensors(opt)
-                state = {"run": run_cfg, "cursor": {"next_batch": step}, "window": asdict(window),
-                         "optimizer": opt_meta, "elapsed_s": elapsed_before + time.perf_counter() - t_start,
-                         "last_eval": last_eval}
-                write_checkpoint(out / "checkpoints", step,
-                                 {"model": _cpu(model), "ema": _cpu(ema), "optimizer": opt_t,
-                                  "rng": rng_tensors()}, state, keep=tc.keep)
-            dist.barrier()
+    def checkpoint(self, step: int) -> None:
+        """Checkpoint: weights, EMA, optimizer, generators and the loop's state (rank 0)."""
+        if self.dist.main:
+            opt_t, opt_meta = optimizer_tensors(self.opt)
+            state = {"run": self.run_cfg, "cursor": {"next_batch": step},
+                     "window": asdict(self.window), "optimizer": opt_meta,
+                     "elapsed_s": self.elapsed_before + time.perf_counter() - self.t_start,
+                     "last_eval": self.last_eval}
+            write_checkpoint(self.out / "checkpoints", step,
+                             {"model": _cpu(self.model), "ema": _cpu(self.ema),
+                              "optimizer": opt_t, "rng": rng_tensors()}, state, keep=self.tc.keep)
+        self.dist.barrier()
 
-        # -- the loop -------------------------------------------------------------------------
-        bar = tqdm(total=tc.steps, initial=start, disable=quiet or not dist.main, unit="step",
-                   dynamic_ncols=True, desc="train")
-        t_start = time.perf_counter()
-        t_window = t_start
+    def fix_step_target(self, k: int, per_step: float) -> None:
+        """``--minutes``: the step target from the measured time per step, the same on every
+        rank, recorded in ``config.json`` (a resume must know it: the cosine horizon is part of
+        what the run is)."""
+        tc = self.tc
+        left = tc.minutes * 60.0 - (time.perf_counter() - self.t_start)
+        target = max(k + 1, k + int(MINUTES_STEP_SHARE * left / per_step))
+        target = self.dist.broadcast_int(target, self.device)  # every rank runs rank 0's plan
+        self.tc = tc = replace(tc, steps=target, decay_steps=target)
+        self.run_cfg["train"] = tc.to_dict()
+        if self.dist.main:
+            atomic_write_text(self.out / "config.json", json.dumps(self.run_cfg, indent=2) + "\n")
+        self.bar.total = target
+        self.say(f"--minutes {tc.minutes:g}: {per_step * 1e3:.1f} ms/step, step target "
+                 f"fixed at {target} (recorded in config.json)")
+
+    def optimisation_step(self, k: int, batches) -> None:
+        """One step on global batch ``k``: noise the batch, the loss against the exact floor,
+        AdamW with the scheduled learning rate and gradient clipping, the EMA update."""
+        from ditgp.models.data import bayes_floor, noised
+
+        tc, spec, device = self.tc, self.spec, self.device
+        lr = learning_rate(k, lr=tc.lr, warmup=tc.warmup, decay_steps=tc.decay_steps or 1 << 62)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        # (b, d, H), (b,), (b, d, H) on the device, made while the previous step ran
+        x0, t, z, t_host = batches.get(k)
+        # the exact floor from the host copy of t (no device round trip); 0 on given data;
+        # with --loss score both the loss and its floor carry the weights w(t)
+        w_host = loss_weights(spec, t_host, tc.loss, tc.t_sampling)
+        floor = (0.0 if self.data is not None else
+                 float(np.mean(w_host * bayes_floor(spec, t_host))))
+        x_t = noised(x0, t, z)
+        with self.autocast:
+            eps_hat = self.net(x_t, t)  # (b, d, H)
+        if tc.loss == "eps":
+            loss = (eps_hat.to(z.dtype) - z).pow(2).mean()
+        else:
+            per_row = (eps_hat.to(z.dtype) - z).pow(2).mean(dim=(1, 2))  # (b,)
+            loss = (torch.as_tensor(w_host, dtype=z.dtype, device=device) * per_row).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                               tc.clip if tc.clip > 0 else math.inf)
+        if not math.isfinite(float(gnorm)):  # same value on every rank (gradients all-reduced)
+            raise SpecError("--lr", tc.lr, f"a learning rate at which training stays finite: the "
+                            f"gradient norm became {float(gnorm)} at step {k} (the weights are "
+                            "not updated) — lower --lr, e.g. 1e-6 with --init-from: before "
+                            "the first checkpoint the folder is emptied, so rerun the command; "
+                            "after it, start again in a new --out (resume keeps --lr)")
+        self.opt.step()
+        update_ema(self.ema, self.model, ema_decay(k, tc.ema))
+        self.window.add(float(loss.detach()), floor, float(gnorm), lr)
+
+    def log(self, k: int) -> None:
+        """A metrics line: the window's mean loss, floor, excess, gradient norm, throughput."""
+        now = time.perf_counter()
+        rec = self.window.record(k, self.dist, self.device, self.tc.batch, now - self.t_window)
+        rec["time_s"] = self.elapsed_before + now - self.t_start
+        self.t_window = now
+        if self.dist.main:
+            _append(self.metrics_path, rec)
+            self.bar.set_postfix(excess=f"{rec['excess']:.2e}", seq_s=f"{rec['seq_per_s']:.0f}",
+                                 refresh=False)
+
+    def evaluate(self, k: int) -> None:
+        """Evaluate the EMA network against the exact oracle on the fixed set (rank 0)."""
+        if self.dist.main:
+            self.last_eval = {"step": k, **self.evaluator(self.ema)}
+            _append(self.metrics_path, {"kind": "eval", **self.last_eval})
+        self.dist.barrier()
+
+    def loop(self, stack: contextlib.ExitStack, *, quiet: bool) -> None:
+        """Steps ``start … steps - 1``, with logging, evaluation and checkpoints at their
+        intervals; SIGTERM/SIGUSR1 checkpoint the step reached and raise :class:`Preempted`."""
+        from ditgp.models.data import Prefetcher
+        from tqdm.auto import tqdm
+
+        dist, device, out, start = self.dist, self.device, self.out, self.start
+        self.net = self._wrap()
+        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.tc.dtype == "bf16"
+                         else _NullContext())
+        self.bar = tqdm(total=self.tc.steps, initial=start, disable=quiet or not dist.main,
+                        unit="step", dynamic_ncols=True, desc="train")
+        self.t_start = time.perf_counter()
+        self.t_window = self.t_start
         probe_from = None
-        model.train()
+        self.model.train()
         k = start
-        batches = stack.enter_context(Prefetcher(stream, dist.rank, dist.world))
+        batches = stack.enter_context(Prefetcher(self.stream, dist.rank, dist.world))
         stop = stack.enter_context(_StopRequest())
-        timing = tc.decay_steps is None and tc.minutes is not None  # step target not fixed yet
-        while timing or k < tc.steps:
+        timing = self.tc.decay_steps is None and self.tc.minutes is not None  # target not fixed yet
+        while timing or k < self.tc.steps:
             if timing:  # --minutes: time the first steps, then fix the step target
                 if probe_from is None and k == start + 1:
                     probe_from = (k, time.perf_counter())
                 if k >= start + 1 + MINUTES_PROBE_STEPS:
-                    per_step = (time.perf_counter() - probe_from[1]) / (k - probe_from[0])
-                    left = tc.minutes * 60.0 - (time.perf_counter() - t_start)
-                    target = max(k + 1, k + int(MINUTES_STEP_SHARE * left / per_step))
-                    target = dist.broadcast_int(target, device)  # every rank runs rank 0's plan
-                    tc = replace(tc, steps=target, decay_steps=target)
+                    self.fix_step_target(k, (time.perf_counter() - probe_from[1]) / (k - probe_from[0]))
                     timing = False
-                    run_cfg["train"] = tc.to_dict()
-                    if dist.main:
-                        atomic_write_text(out / "config.json", json.dumps(run_cfg, indent=2) + "\n")
-                    bar.total = target
-                    say(f"--minutes {tc.minutes:g}: {per_step * 1e3:.1f} ms/step, step target "
-                        f"fixed at {target} (recorded in config.json)")
                     continue
-            lr = learning_rate(k, lr=tc.lr, warmup=tc.warmup,
-                               decay_steps=tc.decay_steps or 1 << 62)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            # (b, d, H), (b,), (b, d, H) on the device, made while the previous step ran
-            x0, t, z, t_host = batches.get(k)
-            # the exact floor from the host copy of t (no device round trip); 0 on given data;
-            # with --loss score both the loss and its floor carry the weights w(t)
-            w_host = loss_weights(spec, t_host, tc.loss, tc.t_sampling)
-            floor = (0.0 if data is not None else
-                     float(np.mean(w_host * bayes_floor(spec, t_host))))
-            x_t = noised(x0, t, z)
-            with autocast:
-                eps_hat = net(x_t, t)  # (b, d, H)
-            if tc.loss == "eps":
-                loss = (eps_hat.to(z.dtype) - z).pow(2).mean()
-            else:
-                per_row = (eps_hat.to(z.dtype) - z).pow(2).mean(dim=(1, 2))  # (b,)
-                loss = (torch.as_tensor(w_host, dtype=z.dtype, device=device) * per_row).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip if tc.clip > 0 else math.inf)
-            if not math.isfinite(float(gnorm)):  # same value on every rank (gradients all-reduced)
-                raise SpecError("--lr", tc.lr, f"a learning rate at which training stays finite: the "
-                                f"gradient norm became {float(gnorm)} at step {k} (the weights are "
-                                "not updated) — lower --lr, e.g. 1e-6 with --init-from: before "
-                                "the first checkpoint the folder is emptied, so rerun the command; "
-                                "after it, start again in a new --out (resume keeps --lr)")
-            opt.step()
-            update_ema(ema, model, ema_decay(k, tc.ema))
-            window.add(float(loss.detach()), floor, float(gnorm), lr)
+            self.optimisation_step(k, batches)
             k += 1
-            bar.update(1)
-
+            self.bar.update(1)
+            tc = self.tc
             last = not timing and k == tc.steps
             if k % tc.log_every == 0 or last:
-                now = time.perf_counter()
-                rec = window.record(k, dist, device, tc.batch, now - t_window)
-                rec["time_s"] = elapsed_before + now - t_start
-                t_window = now
-                if dist.main:
-                    _append(metrics_path, rec)
-                    bar.set_postfix(excess=f"{rec['excess']:.2e}", seq_s=f"{rec['seq_per_s']:.0f}",
-                                    refresh=False)
-            if (k % tc.eval_every == 0 or last) and data is None:
-                if dist.main:
-                    last_eval = {"step": k, **evaluator(ema)}
-                    _append(metrics_path, {"kind": "eval", **last_eval})
-                dist.barrier()
+                self.log(k)
+            if (k % tc.eval_every == 0 or last) and self.data is None:
+                self.evaluate(k)
             if k % tc.ckpt_every == 0 or last:
-                save(k)
+                self.checkpoint(k)
             _test_pause(k, stop, dist)
             if not last and stop.agreed(dist, device):  # SIGTERM/SIGUSR1: checkpoint and stop
                 if k % tc.ckpt_every != 0:
-                    save(k)
-                bar.close()
+                    self.checkpoint(k)
+                self.bar.close()
                 raise Preempted(k, stop.name, out / "checkpoints" / step_name(k))
-        bar.close()
-        stack.close()
+        self.bar.close()
+        self.k = k
 
-        # -- export and report (rank 0) ----------------------------------------------------------
-        result = TrainResult(out=out, steps=k, start_step=start, params=params, evaluation=last_eval,
-                             skipped_checkpoints=skipped)
-        if dist.main:
-            final = _final_metrics(metrics_path, last_eval, k, params,
-                                   elapsed_before + time.perf_counter() - t_start)
-            if data_info is not None:
-                final["data"] = data_info
+    def finish(self, *, report: bool) -> TrainResult:
+        """Export the EMA network as a bundle and write the report (rank 0)."""
+        from ditgp.models.export import export_bundle
+
+        out, k = self.out, self.k
+        result = TrainResult(out=out, steps=k, start_step=self.start, params=self.params,
+                             evaluation=self.last_eval, skipped_checkpoints=self.setup.skipped)
+        if self.dist.main:
+            final = _final_metrics(self.metrics_path, self.last_eval, k, self.params,
+                                   self.elapsed_before + time.perf_counter() - self.t_start)
+            if self.data_info is not None:
+                final["data"] = self.data_info
             result.final = final
-            result.bundle = export_bundle(ema, cfg, spec, out / "final", metrics=final,
-                                          t0=spec.schedule.t0, measure=data is None)
-            if report and data is None:  # its panels are the floor and the oracle errors
+            result.bundle = export_bundle(self.ema, self.cfg, self.spec, out / "final",
+                                          metrics=final, t0=self.spec.schedule.t0,
+                                          measure=self.data is None)
+            if report and self.data is None:  # its panels are the floor and the oracle errors
                 from ditgp.models.report import write_report
 
                 write_report(out)
-        dist.barrier()
+        self.dist.barrier()
         return result
-    finally:
-        stack.close()
-        folder.close()
-        dist.close()
 
 
 # -- preemption ----------------------------------------------------------------------------------

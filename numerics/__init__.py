@@ -15,14 +15,14 @@ Importing this package imports torch.
 
 from __future__ import annotations
 
-from .architecture import PRESETS, ArchConfig, ForwardTrace, Transformer, preset
 from .bundle import Bundle, BundleCheck, BundleError, load_bundle, validate_bundle
-from .construct import Choices, Construction, IterationPlan, construct
-from .fft_oracle import FFTOracle
+from .constructions.architecture import PRESETS, ArchConfig, ForwardTrace, Transformer, preset
+from .constructions.construct import Choices, Construction, IterationPlan, construct
+from .constructions.layout import ChannelLayout
+from .fft.fft_oracle import FFTOracle
+from .fft.toeplitz import toeplitz_matmul
 from .iterations import chebyshev_iterates, gd_iterates
-from .layout import ChannelLayout
 from .oracle import Oracle, dense_score, exact_score, oracle_for
-from .toeplitz import toeplitz_matmul
 
 __all__ = [
     "ArchConfig",

@@ -1,9 +1,12 @@
-"""Atomic file writes, the one implementation every layer uses (``Nothing is lost``).
+"""Atomic file and folder writes and the one file hash, the implementation every layer uses
+(``Nothing is lost``).
 
 :func:`atomic_write` streams into a temporary file in the target's folder, flushes and
 fsyncs it, gives it the permissions an ordinary ``open()`` would (``0666`` less the umask;
 ``mkstemp`` alone makes ``0600``), renames it over the target and fsyncs the folder, so a
 reader sees the old file or the new one, never a part.  A failure removes the temporary.
+:func:`atomic_folder` does the same for a folder (bundles, checkpoints): its files are written
+into a temporary sibling that is renamed into place in one step.
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from ditgp.theory.errors import SpecError
 
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "fsync_dir", "safetensors_bytes",
-           "write_safetensors", "sha256_file", "FolderLock", "FolderBusy", "folder_lock",
+           "write_safetensors", "sha256_file", "atomic_folder", "FolderLock", "FolderBusy", "folder_lock",
            "temporary_sibling", "remove_stale_temporaries"]
 
 
@@ -143,7 +148,6 @@ def remove_stale_temporaries(target: str | Path) -> list[Path]:
     """Remove the temporaries of ``target`` (:func:`temporary_sibling`) whose writer is no
     longer running (killed mid-write, e.g. ``kill -9`` during an export); returns them."""
     import re
-    import shutil
 
     target = Path(target)
     pattern = re.compile(rf"^\.{re.escape(target.name)}\.tmp-(\d+)-[A-Za-z0-9_]+$")
@@ -155,6 +159,48 @@ def remove_stale_temporaries(target: str | Path) -> list[Path]:
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p)
     return removed
+
+
+@contextmanager
+def atomic_folder(target: str | Path, *, tmp: str | Path | None = None,
+                  replace_files: Sequence[str] | None = None) -> Iterator[Path]:
+    """Write the folder ``target`` atomically: the ``with`` block fills the temporary folder
+    it is given (write its files with :func:`atomic_write`: fsynced, ordinary permissions);
+    when the block ends the temporary is fsynced and renamed to ``target`` in one step and
+    ``target``'s parent fsynced, so a reader sees the old folder or the new one, never a part.
+    Whatever fails removes the temporary.
+
+    ``tmp``: the temporary's path (a writer with its own naming convention; an old one there is
+    removed); by default :func:`temporary_sibling` (ordinary permissions, named by the pid),
+    after the temporaries of writers that were killed are removed.  An existing ``target`` is
+    replaced as a whole; with ``replace_files`` only those files of it are replaced, each by a
+    rename, in that order (the one naming the others last), and its other files are kept."""
+    target = Path(target)
+    if tmp is None:
+        remove_stale_temporaries(target)
+        work = temporary_sibling(target)
+    else:
+        work = Path(tmp)
+        if work.exists():
+            shutil.rmtree(work)
+        work.parent.mkdir(parents=True, exist_ok=True)
+        work.mkdir(mode=0o777)  # less the umask: ordinary permissions
+    try:
+        yield work
+        fsync_dir(work)
+        if target.exists() and replace_files is not None:
+            for name in replace_files:
+                os.replace(work / name, target / name)
+            fsync_dir(target)
+            shutil.rmtree(work, ignore_errors=True)
+            return
+        if target.exists():  # a folder of the same name from an interrupted earlier writer
+            shutil.rmtree(target)
+        os.replace(work, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 # -- one writer per folder ------------------------------------------------------------------

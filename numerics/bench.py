@@ -99,7 +99,7 @@ def bench_depth(kappas: Iterable[float] = DEFAULT_KAPPAS, eps: float = 1e-6,
     from ditgp.theory import iterations as it
     from ditgp.theory.kernels import kernel
 
-    from .realise import compact_heads, paper_heads
+    from .constructions.realise import compact_heads, paper_heads
 
     rows = []
     for kappa in _progress(kappas, "depth bench", progress):
@@ -138,8 +138,8 @@ def bench_device(device: str = "cpu", H: int = 128, d: int = 8, batch: int = 256
     from ditgp.theory.kernels import kernel
     from ditgp.theory.spec import GPSpec, Spatial
 
-    from .architecture import Transformer
-    from .construct import construct
+    from .constructions.architecture import Transformer
+    from .constructions.construct import construct
     from .oracle import Oracle
 
     spec = GPSpec(kernel("laplace", ell=4.0), H=H, d=d, spatial=Spatial("ar", rho=0.5))

@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bench_long", "DEFAULT_LENGTHS", "DEFAULT_KERNELS"]
+__all__ = ["bench_long", "DEFAULT_LENGTHS", "DEFAULT_KERNELS", "KERNEL_PARAMS"]
 
 DEFAULT_LENGTHS = (1024, 4096, 16384, 65536)
 DEFAULT_KERNELS = ("laplace", "power-law")
-_KERNEL_PARAMS = {"laplace": {"ell": 4.0}, "power-law": {"ell": 1.0, "nu": 1.5}}
+#: the kernels the benchmark knows, with their parameters
+KERNEL_PARAMS = {"laplace": {"ell": 4.0}, "power-law": {"ell": 1.0, "nu": 1.5}}
 
 
 def _timed(fn):
@@ -86,7 +87,7 @@ def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] 
     from ditgp.theory.spectral import eigenvalue_bounds
 
     from .bench import _progress
-    from .fft_oracle import FFTOracle
+    from .fft.fft_oracle import FFTOracle
     from .oracle import Oracle, dense_covariance, vec
 
     lengths, kernels = [int(h) for h in lengths], list(kernels)
@@ -97,7 +98,7 @@ def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] 
     FFTOracle(warm_spec).solve_certified(np.ones((2, 2, 64)), t, rtol)
     Oracle(warm_spec).score(np.ones((2, 2, 64)), t)
     for kname in kernels:
-        k = kernel(kname, **_KERNEL_PARAMS.get(kname, {}))
+        k = kernel(kname, **KERNEL_PARAMS.get(kname, {}))
         eigenvalue_bounds(k)  # H-independent part of the bounds (cached), not a per-H cost
         for H in _progress(lengths, f"bench long {kname}", progress):
             spec = GPSpec(k, H=H, d=d, spatial=Spatial("ar", rho=0.5))
@@ -169,66 +170,3 @@ def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] 
             "note": "wall times on a shared CPU (CPU = user+sys of all threads; load = 1-min "
                     "load average before/after the row); Levinson timed on a subset of rows "
                     "and scaled linearly to n·d"}
-
-
-def _ints(flag: str, text: str) -> list[int]:
-    from ditgp.theory.errors import SpecError
-
-    try:
-        out = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise SpecError(flag, text, "comma-separated positive integers") from None
-    if not out or min(out) < 2:
-        raise SpecError(flag, text, "comma-separated integers ≥ 2")
-    if len(set(out)) != len(out):  # a growth exponent is fitted across distinct lengths
-        raise SpecError(flag, text, "distinct integers (each length once)")
-    return out
-
-
-def run_cli(args) -> int:
-    """Print ``bench_long`` for ``ditgp bench long`` (``--lengths``, ``--kernels``, ``--batch``,
-    ``--d``, ``--json``)."""
-    from ditgp.theory.errors import SpecError
-
-    lengths = _ints("--lengths", args.lengths)
-    kernels = [k for k in args.kernels.split(",") if k]
-    for k in kernels:
-        if k not in _KERNEL_PARAMS:
-            raise SpecError("--kernels", k, "a comma-separated subset of " + ",".join(_KERNEL_PARAMS))
-    if args.batch < 1 or args.d < 1:
-        raise SpecError("--batch/--d", (args.batch, args.d), "positive integers")
-    res = bench_long(lengths, kernels, batch=args.batch, d=args.d, progress=True)
-    if args.json:
-        from ditgp.cli.common import emit_json
-
-        emit_json(res)
-        return 0
-    print(f"long sequences: batch {res['batch']}, d={res['d']}, t={res['t']:g}, certified "
-          f"rtol {res['rtol']:g} ({res['note']})")
-    print(f"{'kernel':28s} {'H':>6} {'fft cold':>9} {'warm':>8} {'cpu':>7} {'1 seq':>7} "
-          f"{'its':>4} {'cert.rel':>9} {'eig cold':>9} {'×':>7} {'eig warm':>9} {'×':>6} "
-          f"{'Levinson':>9} {'×':>7} {'dense':>8} {'sample':>7} {'cpu':>7} {'CG only':>8} "
-          f"{'its':>4} {'load':>5}")
-
-    def f(r, key, fmt="{:9.3f}"):
-        v = r.get(key)
-        if v is not None:
-            return fmt.format(v)
-        return " " * (len(fmt.format(0 if fmt.endswith("d}") else 0.0)) - 1) + "-"
-
-    for r in res["rows"]:
-        print(f"{r['kernel'][:28]:28s} {r['H']:>6} {r['fft_cold_s']:9.3f} {r['fft_warm_s']:8.3f} "
-              f"{r['fft_warm_cpu_s']:7.3f} {r['fft_one_sequence_s']:7.3f} {r['iterations']:>4} "
-              f"{r['certified_rel_error']:9.1e} "
-              f"{f(r, 'eig_cold_s')} {f(r, 'ratio_eig_cold', '{:7.1f}')} {f(r, 'eig_warm_s')} "
-              f"{f(r, 'ratio_eig_warm', '{:6.2f}')} {f(r, 'levinson_s')} "
-              f"{f(r, 'ratio_levinson', '{:7.1f}')} {f(r, 'dense_cholesky_s', '{:8.2f}')} "
-              f"{r['sample_s']:7.3f} {r['sample_cpu_s']:7.3f} {f(r, 'fft_cg_only_s', '{:8.3f}')} "
-              f"{f(r, 'cg_iterations', '{:4d}')} {r['load_before']:5.1f}")
-    for k, e in res["exponents"].items():
-        parts = [f"{key} {v:.2f}" for key, v in e.items() if v is not None]
-        print(f"growth exponent of time in H ({k}): " + ", ".join(parts))
-    print("(seconds; cpu = user+sys of all threads; load = 1-min load average before the row; "
-          "× = baseline time / FFT time measured in this run: eig cold vs fft cold, "
-          "eig warm vs fft warm, Levinson vs fft warm)")
-    return 0

@@ -7,7 +7,7 @@ for constructions, layers and heads — and refused with a
 it).  The estimates are plain functions of the sizes the theory fixes (``H``, ``d``, the
 window ``w`` of :func:`ditgp.theory.truncation.window`, the step counts of
 :mod:`ditgp.theory.iterations`) and of the architecture's widths (one
-:class:`~ditgp.numerics.architecture.Block` is instantiated on torch's ``meta`` device, so its
+:class:`~ditgp.numerics.constructions.architecture.Block` is instantiated on torch's ``meta`` device, so its
 parameter and buffer bytes are exact without allocating them).  They are *estimates*:
 ``tests/numerics/test_budget.py`` holds them within a stated factor
 (:data:`ESTIMATE_FACTOR`) of the measured peak memory at small sizes.
@@ -222,7 +222,7 @@ FFT_LANCZOS_STEPS = 300
 
 
 def _fft_spectrum(H: int, vectors: bool) -> Estimate:
-    """The long-sequence path (:mod:`ditgp.numerics.fft_oracle`): ``Γ`` only through its
+    """The long-sequence path (:mod:`ditgp.numerics.fft.fft_oracle`): ``Γ`` only through its
     symbol, extreme eigenvalues by Lanczos on the FFT operator (a Krylov basis of
     ``FFT_LANCZOS_STEPS`` vectors of length ``H``) — ``O(H)`` memory, never ``H × H``.  There
     are no eigenvectors; solves are certified CG (:func:`fft_score_estimate`)."""
@@ -314,11 +314,11 @@ def dense_score_estimate(H: int, d: int, n: int) -> Estimate:
 
 
 def block_bytes(cfg) -> int:
-    """Exact bytes of one :class:`~ditgp.numerics.architecture.Block` of ``cfg`` (parameters
+    """Exact bytes of one :class:`~ditgp.numerics.constructions.architecture.Block` of ``cfg`` (parameters
     and buffers), from an instance on torch's ``meta`` device (nothing is allocated)."""
     import torch
 
-    from .architecture import Block
+    from .constructions.architecture import Block
 
     with torch.device("meta"):
         block = Block(cfg)
@@ -362,7 +362,7 @@ def construct_estimate(spec, t: float, eps: float, attention: str = "compact",
     oracle's exact ``λ``, ``μ``; over ``{t0, T}`` for all-``t`` plans) at target ``eps/2``;
     window ``w`` from :func:`ditgp.theory.truncation.window` at ``eps/2``; heads ``4(w+1)``
     (paper), the compact realisation's count, or ``≤ 2`` (softmax); multiplication depth
-    from :func:`ditgp.numerics.multiply.depth_for`.  ``spec`` must be affordable
+    from :func:`ditgp.numerics.constructions.multiply.depth_for`.  ``spec`` must be affordable
     (:func:`oracle_estimate` first): the oracle built here is the one the construction reuses.
 
     With ``spectrum=False`` nothing of size ``H²`` is computed: the plan is taken as one
@@ -372,11 +372,11 @@ def construct_estimate(spec, t: float, eps: float, attention: str = "compact",
     import numpy as np
     from ditgp.theory.truncation import window as theory_window
 
-    from . import multiply as mult
-    from .architecture import ArchConfig
-    from .layout import ChannelLayout
+    from .constructions import multiply as mult
+    from .constructions.architecture import ArchConfig
+    from .constructions.layout import ChannelLayout
+    from .constructions.realise import compact_heads
     from .oracle import Oracle
-    from .realise import compact_heads
 
     H, d = spec.H, spec.d
     K = steps_for(spec, t, eps, algorithm, time_conditioning) if spectrum else 1
@@ -431,9 +431,9 @@ def steps_for(spec, t: float, eps: float, algorithm: str, time_conditioning: str
 
 def fft_score_estimate(n: int, H: int, d: int) -> Estimate:
     """The FFT path's certified solves of ``n`` sequences: memory from
-    :func:`ditgp.numerics.fft_oracle.fft_memory_bytes` (linear in ``n·d·H``), work ``≈ 40``
+    :func:`ditgp.numerics.fft.fft_oracle.fft_memory_bytes` (linear in ``n·d·H``), work ``≈ 40``
     CG iterations of a few length-``2H`` FFTs per row."""
-    from ditgp.numerics.fft_oracle import fft_memory_bytes
+    from ditgp.numerics.fft.fft_oracle import fft_memory_bytes
 
     mem = float(fft_memory_bytes(n, d, H))
     flops = 40 * 4 * 10.0 * n * d * 2 * H * math.log2(max(2 * H, 2))

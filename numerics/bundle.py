@@ -4,24 +4,23 @@ Format (``docs/weights-format.md`` is the full specification): the manifest hold
 format tag, library version, architecture config, residual-stream channel layout, the
 named feed-forward units of every block, the GP spec, construction choices, iteration plan,
 resources, measured error and error bound, and the sha256 and tensor table of the weights
-file.  Bundles are written atomically (temporary folder + ``os.replace``) and loaded without
+file.  Bundles are written atomically (a temporary folder renamed into place) and loaded without
 pickle (safetensors + JSON only).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .architecture import network_score
-from .realise import check_frames
+from .constructions.architecture import network_score
+from .constructions.realise import check_frames
+from .jsonable import jsonable
 
 __all__ = ["BUNDLE_FORMAT", "BundleError", "Bundle", "BundleCheck", "CheckItem", "build_manifest",
            "save_bundle", "load_bundle", "validate_bundle", "write_bundle", "check_bundle_target",
@@ -58,31 +57,12 @@ def _all_tensors(con) -> dict[str, torch.Tensor]:
     return {**_tensors(con.module), **_spec_tensors(con.spec)}
 
 
-def _jsonable(o: Any) -> Any:
-    """Plain JSON values: mappings (string keys), lists, numpy arrays and scalars converted,
-    non-finite floats as ``null`` (NaN) or ``"inf"``/``"-inf"`` — also inside arrays — and
-    paths as strings."""
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _jsonable(o.tolist())
-    if isinstance(o, np.generic):
-        return _jsonable(o.item())
-    if isinstance(o, float) and not np.isfinite(o):
-        return None if np.isnan(o) else ("inf" if o > 0 else "-inf")
-    if isinstance(o, PurePath):
-        return str(o)
-    return o
-
-
 def build_manifest(con) -> dict[str, Any]:
-    """The manifest of a :class:`~ditgp.numerics.construct.Construction` (without the hash)."""
+    """The manifest of a :class:`~ditgp.numerics.constructions.construct.Construction` (without the hash)."""
     import ditgp
 
     tensors = _all_tensors(con)
-    return _jsonable({
+    return jsonable({
         "format": BUNDLE_FORMAT,
         "library": {"name": "ditgp", "version": ditgp.__version__},
         "architecture": con.config.to_dict(),
@@ -104,7 +84,7 @@ def build_manifest(con) -> dict[str, Any]:
             "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch.")}
                         for k, v in tensors.items()},
         },
-    })
+    }, nonfinite="string")
 
 
 def check_bundle_target(target: str | Path) -> None:
@@ -130,35 +110,16 @@ def write_bundle(directory: str | Path, tensors: dict[str, torch.Tensor],
     report) are kept.  Files and folder get the usual permissions (``0666``/``0777`` less
     the umask); the weights file is byte-reproducible.  Temporaries left by a writer that was
     killed are removed first.  ``manifest['weights']['sha256']`` is filled in."""
-    from .atomic import (
-        atomic_write_text,
-        fsync_dir,
-        remove_stale_temporaries,
-        sha256_file,
-        temporary_sibling,
-        write_safetensors,
-    )
+    from .atomic import atomic_folder, atomic_write_text, sha256_file, write_safetensors
 
     target = Path(directory).resolve()
     check_bundle_target(target)
-    remove_stale_temporaries(target)
-    tmp = temporary_sibling(target)
-    try:
+    # the manifest last: it names the weights' hash
+    with atomic_folder(target, replace_files=(WEIGHTS, MANIFEST)) as tmp:
         write_safetensors(tmp / WEIGHTS, tensors, {"format": BUNDLE_FORMAT})
         manifest["weights"]["sha256"] = sha256_file(tmp / WEIGHTS)
-        atomic_write_text(tmp / MANIFEST, json.dumps(_jsonable(manifest), indent=2,
-                                                     allow_nan=False) + "\n")
-        if not target.exists():
-            os.replace(tmp, target)
-            fsync_dir(target.parent)
-            return target
-        for name in (WEIGHTS, MANIFEST):  # the manifest last: it names the weights' hash
-            os.replace(tmp / name, target / name)
-        fsync_dir(target)
-        shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        atomic_write_text(tmp / MANIFEST, json.dumps(jsonable(manifest, nonfinite="string"),
+                                                     indent=2, allow_nan=False) + "\n")
     return target
 
 
@@ -462,7 +423,7 @@ def _check_promises(mpath: Path, manifest: dict[str, Any], built: BuiltNetwork,
 def _build_constructed(manifest: dict[str, Any]) -> BuiltNetwork:
     from ditgp.theory.spec import GPSpec
 
-    from .architecture import ArchConfig, Transformer
+    from .constructions.architecture import ArchConfig, Transformer
 
     config = ArchConfig.from_dict(manifest["architecture"])
     spec = GPSpec.from_dict(manifest["spec"])

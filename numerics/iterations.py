@@ -1,4 +1,4 @@
-"""Reference iterations (THEORY.md §3) on the matrix form, returning every iterate.
+"""Reference iterations (docs/theory.md §3) on the matrix form, returning every iterate.
 
 The operator is ``A(V) = α²ΣVΓ_w + σ²V`` on ``V`` of shape ``(n, d, H)``; ``Γ_w`` is ``Γ``
 with gaps beyond the window ``w`` zeroed (``w=None``: no truncation).  Step sizes and
@@ -21,7 +21,7 @@ from ditgp.theory import iterations as theory_it
 from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 
-from .toeplitz import dense_toeplitz, toeplitz_first_column, toeplitz_matmul
+from .fft.toeplitz import dense_toeplitz, toeplitz_first_column, toeplitz_matmul
 
 __all__ = [
     "TruncatedSystem",

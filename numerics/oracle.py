@@ -1,4 +1,4 @@
-"""The exact score oracle (THEORY.md §2): every comparison in ditgp is made against it.
+"""The exact score oracle (docs/theory.md §2): every comparison in ditgp is made against it.
 
 Shapes: a batch of sequences is ``X`` of shape ``(n, d, H)`` (``X[i]`` is ``X ∈ R^{d×H}``,
 column ``h`` = frame ``h``); times ``t`` are a scalar or shape ``(n,)``.
@@ -10,7 +10,7 @@ cached), ``A_t = α_t²(Γ⊗Σ) + σ_t²I`` is diagonal in the Kronecker eigenb
 
 at cost ``O(d²H + dH²)`` per sequence.  Sampling uses eigen square roots
 ``X = U_Σ diag(√μ) Z diag(√λ₊) U_Γᵀ`` (``λ₊ = max(λ, 0)``), never a Cholesky factor of
-``Γ``: smooth kernels make ``Γ`` numerically singular (THEORY.md §3, "Smooth kernels are
+``Γ``: smooth kernels make ``Γ`` numerically singular (docs/theory.md §4, "Smooth kernels are
 nearly singular").
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from ditgp.numerics.speccache import SpecCache
+from ditgp.theory.choices import ORACLE_METHODS
 from ditgp.theory.errors import SpecError
 from ditgp.theory.iterations import a_t_extremes
 from ditgp.theory.process import bayes_floor as _theory_bayes_floor
@@ -30,8 +31,8 @@ __all__ = ["Oracle", "exact_score", "dense_score", "dense_covariance", "vec", "u
            "oracle_for", "select_method", "METHODS", "AUTO_SWITCH_H"]
 
 #: ``method`` values of :func:`exact_score` / :func:`oracle_for`.
-METHODS = ("auto", "eig", "fft")
-#: ``method="auto"`` uses the FFT path (:mod:`ditgp.numerics.fft_oracle`) from this ``H`` on.
+METHODS = ORACLE_METHODS
+#: ``method="auto"`` uses the FFT path (:mod:`ditgp.numerics.fft.fft_oracle`) from this ``H`` on.
 #: Measured by ``ditgp bench long`` (batch 64, d=8, Laplace and power law, shared 2-core CPU;
 #: docs/long-sequences.md): the eig path's cold start (``O(H³)`` eigh) costs 18–33× an FFT
 #: solve at H=1024 and 66–149× at H=4096; at H=1024 its cached solves take 0.8–1.1× the
@@ -206,7 +207,7 @@ class Oracle:
         return -self.score(X, t)
 
     def bayes_floor(self, t) -> np.ndarray:
-        """Bayes floor of the ε-prediction loss at each ``t`` (out of ``dH``), THEORY.md §2."""
+        """Bayes floor of the ε-prediction loss at each ``t`` (out of ``dH``), docs/theory.md §2."""
         t_arr = np.atleast_1d(np.asarray(t, dtype=np.float64))
         sched = self.spec.schedule
         out = np.array([
@@ -247,11 +248,11 @@ def select_method(spec: GPSpec, method: str = "auto") -> str:
 
 def oracle_for(spec: GPSpec, method: str = "auto"):
     """The cached oracle of ``spec`` for ``method`` (:class:`Oracle` or
-    :class:`~ditgp.numerics.fft_oracle.FFTOracle`; both have ``score``, ``solve``,
+    :class:`~ditgp.numerics.fft.fft_oracle.FFTOracle`; both have ``score``, ``solve``,
     ``sample``, ``bayes_floor``, ``log_density``)."""
     if select_method(spec, method) == "eig":
         return Oracle.for_spec(spec)
-    from .fft_oracle import FFTOracle
+    from .fft.fft_oracle import FFTOracle
 
     return FFTOracle.for_spec(spec)
 

@@ -43,11 +43,11 @@ def eps_floor(kappa: float) -> float:
     return float(EPS_FLOOR_SAFETY * kappa * ROUNDING["float64"])
 
 
-#: Long-sequence (FFT) path, issue 11: FFT solve vs eigen oracle (relative, per sequence) —
+#: Long-sequence (FFT) path: FFT solve vs eigen oracle (relative, per sequence) —
 #: both are exact in reals; each carries rounding ``≈ u·κ_t·log H``.
 FFT_EIG_MATCH = 1e-12
 #: ...or this multiple of ``u·κ_t`` where that is larger: the eigen path's own rounding grows
-#: with ``κ_t`` (nearly singular kernels at small ``t``, THEORY.md §3), so no path can be
+#: with ``κ_t`` (nearly singular kernels at small ``t``, docs/theory.md §4), so no path can be
 #: compared below it.
 FFT_EIG_KAPPA_FACTOR = 16.0
 

@@ -19,8 +19,8 @@ from ditgp.theory import iterations as it
 from ditgp.theory import process
 from ditgp.theory.errors import require
 from ditgp.theory.spec import GPSpec
-from ditgp.theory.spectral import eigenvalue_bounds, symbol
-from ditgp.theory.truncation import tail_bound, truncation_keeps_pd, window, window_asymptotic
+from ditgp.theory.spectral import eigenvalue_bounds, symbol, truncation_keeps_pd
+from ditgp.theory.truncation import tail_bound, window, window_asymptotic
 
 __all__ = ["Derivation", "derive", "DENSE_MAX_H", "SpectrumProvider", "dense_spectrum"]
 

@@ -1,4 +1,4 @@
-"""Unrolled iterations whose last iterate is the score (THEORY.md §3).
+"""Unrolled iterations whose last iterate is the score (docs/theory.md §3).
 
 ``v* = A_t⁻¹ x`` minimises ``½ vᵀA_t v - vᵀx``.  For a symmetric positive definite
 ``A`` with spectrum in ``[a, b]`` (``a = a_min``, ``b = a_max``):
@@ -23,7 +23,7 @@ polynomial is ``P_k(λ) = T_k((θ - λ)/δ)/τ_k``.  The three-term recurrence
 ``K = ⌈arccosh(1/ε)/arccosh(σ)⌉ ≤ ⌈(√κ/2) ln(2/ε)⌉`` steps.
 
 Every step is linear in the iterates, so one transformer block realises one step
-(THEORY.md §4).  Symbolic forms are module constants; numeric functions go through the
+(docs/theory.md §8).  Symbolic forms are module constants; numeric functions go through the
 bridge.
 """
 

@@ -1,4 +1,4 @@
-"""Forward process, the Gaussian score and the Bayes floor of the denoising loss (THEORY.md §2).
+"""Forward process, the Gaussian score and the Bayes floor of the denoising loss (docs/theory.md §2).
 
 Symbolic expressions (module constants) and their numeric forms through the bridge:
 

@@ -44,7 +44,7 @@ def _integer(field_name: str, value: Any, low: int) -> int:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Ornstein–Uhlenbeck forward process ``dX = -½X dt + dW`` on ``[t0, T]`` (THEORY.md §2).
+    """Ornstein–Uhlenbeck forward process ``dX = -½X dt + dW`` on ``[t0, T]`` (docs/theory.md §2).
 
     ``α_t = exp(-t/2)``, ``σ_t² = 1 - exp(-t)``; reverse time runs on ``[t0, T]`` with early
     stopping ``t0 > 0``.

@@ -1,4 +1,4 @@
-"""Spectral bounds on the temporal kernel matrix (THEORY.md §3 "Spectral bounds").
+"""Spectral bounds on the temporal kernel matrix (docs/theory.md §4).
 
 For stationary ``γ``, every eigenvalue of every finite ``Γ_H`` lies in ``[min f, max f]`` of
 the symbol ``f(ω) = Σ_{m∈Z} γ(|m|) e^{imω}`` (Szegő / Grenander); Gershgorin gives
@@ -39,7 +39,7 @@ from ditgp.theory.kernels._rigorous import (
 )
 from ditgp.theory.kernels.base import H_SYMBOL, DecayClass, M, SymbolBound
 from ditgp.theory.kernels.composite import ProductKernel, ScaledKernel, SumKernel, gamma0
-from ditgp.theory.truncation import FINITE_SUM_MAX, _finite_tail, _infinite_tail
+from ditgp.theory.truncation import FINITE_SUM_MAX, finite_tail, infinite_tail, truncated_gap_bound
 
 __all__ = [
     "GERSHGORIN_TERMS",
@@ -49,6 +49,7 @@ __all__ = [
     "eigenvalue_bounds",
     "upper_bound_expr",
     "kappa_bound",
+    "truncation_keeps_pd",
 ]
 
 #: Gershgorin sums add this many exact terms before the kernel's tail bound.
@@ -108,11 +109,11 @@ def _numeric_lower(kernel: Kernel) -> SymbolBound | None:
     if not kernel.summable:
         return None
     terms = 1
-    while _infinite_tail(kernel, terms) > NUMERIC_TAIL and terms < NUMERIC_MAX_TERMS:
+    while infinite_tail(kernel, terms) > NUMERIC_TAIL and terms < NUMERIC_MAX_TERMS:
         terms *= 2
     terms = min(terms, NUMERIC_MAX_TERMS)
     coeffs = kernel.gamma(np.arange(1, terms + 1)) / _g0(kernel)
-    sm = certified_symbol_min(coeffs, _infinite_tail(kernel, terms) / _g0(kernel))
+    sm = certified_symbol_min(coeffs, infinite_tail(kernel, terms) / _g0(kernel))
     return SymbolBound(max(0.0, round_down(sm.lower * _g0(kernel))), "numeric-symbol",
                        f"certified grid minimum of the symbol (error {sm.error:.3g})")
 
@@ -162,8 +163,8 @@ def _gershgorin(kernel: Kernel) -> float:
     """``γ(0) + 2Σ_{m≥1}|γ(m)|``: exact first terms plus the kernel's tail bound."""
     if not kernel.summable:
         return math.inf
-    head = _finite_tail(kernel, 0, GERSHGORIN_TERMS + 1)
-    return round_up(_g0(kernel) + 2 * (head + _infinite_tail(kernel, GERSHGORIN_TERMS)))
+    head = finite_tail(kernel, 0, GERSHGORIN_TERMS + 1)
+    return round_up(_g0(kernel) + 2 * (head + infinite_tail(kernel, GERSHGORIN_TERMS)))
 
 
 @lru_cache(maxsize=256)
@@ -211,7 +212,7 @@ def eigenvalue_bounds(kernel: Kernel, H: int | None = None) -> EigenvalueBounds:
     notes = [lo.note, up.note]
     if H is not None and not uniform:  # non-summable: the bound is a function of H
         if H - 1 <= FINITE_SUM_MAX:
-            finite = round_up(_g0(kernel) + 2 * _finite_tail(kernel, 0, H))
+            finite = round_up(_g0(kernel) + 2 * finite_tail(kernel, 0, H))
             up = SymbolBound(finite, "gershgorin-finite",
                              f"γ(0) + 2Σ_{{m=1}}^{{H-1}}|γ(m)| for H={H} (exact row sum)")
             notes[1] = up.note
@@ -242,3 +243,10 @@ def kappa_bound(kernel: Kernel, H: int | None = None) -> float:
     return eigenvalue_bounds(kernel, H).kappa
 
 
+def truncation_keeps_pd(kernel: Kernel, w: int, H: int) -> bool:
+    """Whether Weyl's inequality proves ``Γ_w`` positive definite:
+    ``2·tail(w, H) < lower eigenvalue bound of Γ_H``."""
+    if isinstance(H, bool) or not isinstance(H, int | np.integer) or H < 1:
+        raise SpecError("H", H, "an integer ≥ 1")
+    H = int(H)
+    return truncated_gap_bound(kernel, w, H) < eigenvalue_bounds(kernel, H).lower

@@ -1,4 +1,4 @@
-"""Truncation of the temporal kernel to a window of gaps (THEORY.md §3 "Truncation and decay").
+"""Truncation of the temporal kernel to a window of gaps (docs/theory.md §5).
 
 Attention only needs gaps ``m ≤ w``.  Zeroing ``γ(m)`` for ``m > w`` gives ``Γ_w`` with
 
@@ -37,7 +37,8 @@ __all__ = [
     "window_asymptotic",
     "truncated_gap_bound",
     "truncated_matrix",
-    "truncation_keeps_pd",
+    "finite_tail",
+    "infinite_tail",
 ]
 
 #: With ``H`` given, tails over at most this many gaps are summed exactly (float64, fsum).
@@ -75,7 +76,7 @@ def tail_bound_expr(kernel: Kernel) -> sp.Expr:
     return _check_kernel(kernel).tail_expr()
 
 
-def _infinite_tail(kernel: Kernel, w: int) -> float:
+def infinite_tail(kernel: Kernel, w: int) -> float:
     expr = kernel.tail_expr()
     if expr == sp.oo:
         return math.inf
@@ -86,7 +87,7 @@ def _infinite_tail(kernel: Kernel, w: int) -> float:
         return max(0.0, round_up(mp.mpf(value)))
 
 
-def _finite_tail(kernel: Kernel, w: int, H: int) -> float:
+def finite_tail(kernel: Kernel, w: int, H: int) -> float:
     values = np.abs(kernel.gamma(np.arange(w + 1, H, dtype=np.float64)))
     return math.fsum(values.tolist()) * (1 + _sum_rtol(values.size))
 
@@ -103,10 +104,10 @@ def tail_bound(kernel: Kernel, w: int, H: int | None = None) -> float:
         H = _check_int("H", H, 1)
         if w >= H - 1:
             return 0.0
-    bound = _infinite_tail(kernel, w)
+    bound = infinite_tail(kernel, w)
     if H is not None:
         if H - 1 - w <= FINITE_SUM_MAX:
-            bound = min(bound, _finite_tail(kernel, w, H))
+            bound = min(bound, finite_tail(kernel, w, H))
         elif not kernel.summable:
             partial = kernel.partial_sum_expr().subs(H_SYMBOL, H).evalf(MP_DPS)
             with mp.workdps(MP_DPS):
@@ -152,7 +153,7 @@ def window(kernel: Kernel, delta: float, H: int | None = None) -> int:
 
 
 def window_asymptotic(decay_class: DecayClass | str) -> sp.Expr:
-    """THEORY.md's window size for tail ``≤ δ`` per decay class (up to constants), in the
+    """The window size (docs/theory.md §5) for tail ``≤ δ`` per decay class (up to constants), in the
     symbols ``delta``, ``c``, ``nu``: exponential ``(ln(1/δ)/c)^{1/ν}``, polynomial
     ``δ^{-1/(ν-1)}``, logarithmic ``exp(δ^{-1/ν})``."""
     try:
@@ -179,12 +180,3 @@ def truncated_matrix(kernel: Kernel, w: int, H: int) -> np.ndarray:
     idx = np.abs(np.subtract.outer(np.arange(H), np.arange(H)))
     mat[idx > w] = 0.0
     return mat
-
-
-def truncation_keeps_pd(kernel: Kernel, w: int, H: int) -> bool:
-    """Whether Weyl's inequality proves ``Γ_w`` positive definite:
-    ``2·tail(w, H) < lower eigenvalue bound of Γ_H``."""
-    from ditgp.theory.spectral import eigenvalue_bounds
-
-    H = _check_int("H", H, 1)
-    return truncated_gap_bound(kernel, w, H) < eigenvalue_bounds(kernel, H).lower

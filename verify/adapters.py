@@ -41,7 +41,7 @@ def reference_iterates_for(c: Any, inp: Any, X: np.ndarray, K: int) -> np.ndarra
 
 
 def resource_expectations(c: Any, inp: Any) -> dict[str, tuple[float, float, str]]:
-    """``name -> (value, bound, 'eq'|'le')`` for the resource formulas of THEORY.md §4."""
+    """``name -> (value, bound, 'eq'|'le')`` for the resource formulas of docs/theory.md §8."""
     from ditgp.theory import iterations as tit
 
     w = int(c.plan.window)
@@ -84,7 +84,7 @@ def effective_mixing(c: Any, inp: Any, block: int = 0, trace: Any = None) -> Mix
 
         G = Σ_i g_i(t) · P_i ⊗ (W_o,i[u, :] W_v,i[:, v])        ((H·d) × (H·d), token-major)
 
-    with ``g_i`` the head gates (1 when ungated).  The theory (THEORY.md §4) says
+    with ``g_i`` the head gates (1 when ungated).  The theory (docs/theory.md §8) says
     ``G = Γ_w ⊗ Σ``: attention carries the truncated temporal kernel, value matrices the
     spatial covariance.  ``rounding`` bounds the float rounding of ``G`` in Frobenius norm
     (before the safety factor):

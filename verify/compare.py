@@ -92,7 +92,7 @@ class _Iteration:
 
 def reference_iteration(spec: GPSpec, algorithm: str = "gd", K: int = 10,
                         window: int | None = None, eta: float | None = None) -> ScoreFunction:
-    """The score as ``-v_K`` of the reference GD/Chebyshev iteration (THEORY.md §3); its
+    """The score as ``-v_K`` of the reference GD/Chebyshev iteration (docs/theory.md §3); its
     ``iterates(X, t)`` returns every iterate ``(K+1, n, d, H)``."""
     if algorithm not in ("gd", "chebyshev"):
         raise SpecError("algorithm", algorithm, "gd or chebyshev")
@@ -142,7 +142,7 @@ def gp_draws(spec: GPSpec, n: int, seed: int = 0) -> np.ndarray:
 
 
 def noised(spec: GPSpec, X0: np.ndarray, t: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(X_t, Z)`` with ``X_t = α_t X_0 + σ_t Z`` (THEORY.md §2), ``Z`` standard normal."""
+    """``(X_t, Z)`` with ``X_t = α_t X_0 + σ_t Z`` (docs/theory.md §2), ``Z`` standard normal."""
     rng = np.random.default_rng(seed)
     Z = rng.standard_normal(X0.shape)
     a = math.sqrt(float(spec.schedule.alpha2(t)))
@@ -176,7 +176,7 @@ def relative_error_per_time(f: ScoreFunction, ref: ScoreFunction, spec: GPSpec,
 
 @dataclass(frozen=True)
 class DenoisingLoss:
-    """Monte Carlo ε-prediction loss at ``t``, its Bayes floor (THEORY.md §2) and the excess."""
+    """Monte Carlo ε-prediction loss at ``t``, its Bayes floor (docs/theory.md §2) and the excess."""
 
     t: float
     loss: float

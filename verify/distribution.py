@@ -1,5 +1,4 @@
-"""Distribution metrics of generated sequences against the truth (THEORY.md §2,
-"Distribution error").
+"""Distribution metrics of generated sequences against the truth (docs/theory.md §2).
 
 Samples ``X`` ``(n, d, H)`` are compared with the Gaussian they should follow at the matching
 time: the data law ``N(0, Γ⊗Σ)`` (``t=None``) or the forward marginal ``N(0, A_t)`` (a sampler

@@ -42,7 +42,9 @@ import math
 from typing import Any
 
 import numpy as np
+from ditgp.numerics.jsonable import jsonable
 from ditgp.numerics.oracle import Oracle
+from ditgp.theory.choices import PROBE_METHODS
 from ditgp.theory.errors import require
 from ditgp.theory.spec import GPSpec
 
@@ -300,7 +302,7 @@ def operator_probe(net: Any, spec: GPSpec | None = None, ts=None, *, n_base: int
     spec = spec or spec_net
     require(isinstance(spec, GPSpec), "spec", spec, "the GP spec the network serves")
     require(isinstance(n_base, int) and n_base >= 2, "n_base", n_base, "an integer ≥ 2")
-    require(method in ("auto", "exact", "sketch"), "method", method, "auto, exact or sketch")
+    require(method in PROBE_METHODS, "method", method, "auto, exact or sketch")
     times = probe_times(spec, ts)
     dH = spec.d * spec.H
     use = ("exact" if dH <= EXACT_MAX_DH else "sketch") if method == "auto" else method
@@ -419,11 +421,6 @@ def write_probe(out, doc: dict[str, Any], name: str = "network") -> dict[str, An
     lines = [f"# Operator probe — {doc['spec_text']}", ""] + probe_markdown(doc, name) + \
         ["", f"![gap profiles]({png})", ""]
     atomic_write_text(out / "probe.md", "\n".join(lines))
-    atomic_write_text(out / "probe.json", json.dumps(_jsonable(doc), indent=2) + "\n")
+    atomic_write_text(out / "probe.json", json.dumps(jsonable(doc, nonfinite="string"), indent=2) + "\n")
     return doc
 
-
-def _jsonable(o: Any) -> Any:
-    from ditgp.numerics.bundle import _jsonable as conv
-
-    return conv(o)

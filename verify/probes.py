@@ -1,4 +1,4 @@
-"""Measures on network probes (:mod:`ditgp.models.probes`) against the theory (THEORY.md §4).
+"""Measures on network probes (:mod:`ditgp.models.probes`) against the theory (docs/theory.md §8).
 
 * :func:`profile_vs_kernel` — an attention-vs-gap profile ``p(m)`` against ``γ(m)``:
   Spearman rank correlation, relative L2 error after the best scale

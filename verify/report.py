@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -253,11 +253,10 @@ def _fmt_margin(m: float | None) -> str:
 
 def write_report(out: str | Path, results: Sequence[Any], *, meta: dict[str, Any] | None = None,
                  weights: dict[str, Any] | None = None, with_plots: bool = True,
-                 ) -> dict[str, Any]:
+                 claims: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write ``report.json``, ``report.md`` and (``with_plots``) the PNG plots into ``out``;
-    returns the JSON object written."""
-    from ditgp.verify.claims import REGISTRY
-
+    returns the JSON object written.  ``claims`` (id → :class:`~ditgp.verify.claims.Claim`,
+    e.g. the registry) adds each claim's LaTeX and tolerance to report.md."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in results]
@@ -290,7 +289,7 @@ def write_report(out: str | Path, results: Sequence[Any], *, meta: dict[str, Any
     lines += ["", "A margin is relative to the claim's bound: ≥ 0 holds, 1 is the most room, "
               "0 means the bound is attained (up to rounding).", ""]
     for r in rows:
-        c = REGISTRY.get(r["id"])
+        c = (claims or {}).get(r["id"])
         lines += [f"## {r['number']}. `{r['id']}` — {r['status']}", "", r["statement"], ""]
         if c is not None:
             lines += [f"$$ {c.latex} $$", "", f"Tolerance: {c.tolerance}.", ""]

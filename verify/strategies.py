@@ -27,6 +27,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+from ditgp.theory.choices import ALGORITHMS, ATTENTION_REALISATIONS, TIME_CONDITIONINGS
 from ditgp.theory.errors import SpecError
 from ditgp.theory.kernels import REGISTRY, DecayClass, Kernel, Param, kernel
 from ditgp.theory.spec import SPATIAL_KINDS, GPSpec, Schedule, Spatial
@@ -35,7 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 __all__ = [
-    "ATTENTIONS",
+    "ATTENTION_REALISATIONS",
     "ALGORITHMS",
     "TIME_CONDITIONINGS",
     "PARAM_RANGES",
@@ -64,17 +65,13 @@ __all__ = [
     "CONSTRUCTIONS",
 ]
 
-#: Attention realisations, algorithms and time conditionings of a construction (THEORY.md §4).
-ATTENTIONS = ("paper", "compact", "softmax")
-ALGORITHMS = ("gd", "chebyshev")
-TIME_CONDITIONINGS = ("fixed", "gated", "multiply")
 
 #: Hard caps on sizes a strategy may be asked for (a draw must stay cheap to check).
 LIMITS = {"H": 1024, "d": 64, "max_condition": 1e8}
 
 #: Bounded sub-ranges drawn for kernel parameters, by parameter name; each is intersected
 #: with the kernel's own ``Param`` declaration.  Length-scales stay within a few frames so
-#: that ``Γ_H`` is resolvable in float64 (THEORY.md §3, "smooth kernels are nearly
+#: that ``Γ_H`` is resolvable in float64 (docs/theory.md §4, "smooth kernels are nearly
 #: singular"); pass ``params=`` to :func:`kernels` to draw elsewhere.
 PARAM_RANGES: dict[str, tuple[float, float]] = {
     "ell": (0.5, 6.0),
@@ -525,7 +522,7 @@ def times(spec: GPSpec | Schedule, *, min_t: float | None = None,
 @dataclass(frozen=True)
 class ConstructionRequest:
     """What to build: a spec, a time, a target accuracy and the construction choices of
-    THEORY.md §4.  :meth:`build` hands it to :func:`ditgp.numerics.construct`."""
+    docs/theory.md §8.  :meth:`build` hands it to :func:`ditgp.numerics.construct`."""
 
     spec: GPSpec
     t: float
@@ -576,7 +573,7 @@ def constructions(
     """:class:`ConstructionRequest` values: a spec (default: small exponential-decay specs,
     so the network stays small), a time, a target accuracy log-uniform in ``eps`` and the
     choices (each ``None`` for all, a name, or a sequence of names)."""
-    attention = _check_choice("attention", attention, ATTENTIONS)
+    attention = _check_choice("attention", attention, ATTENTION_REALISATIONS)
     algorithm = _check_choice("algorithm", algorithm, ALGORITHMS)
     time_conditioning = _check_choice("time_conditioning", time_conditioning, TIME_CONDITIONINGS)
     lo, hi = (_check_float("eps", e, 1e-15, 1.0) for e in eps)

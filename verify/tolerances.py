@@ -4,8 +4,8 @@ A claim compares two sides ``lhs ≤ rhs`` (or ``|lhs - rhs| ≤ tol``).  The ri
 the theory's own bound whenever the theory has one:
 
 * **contraction** — GD error after ``k`` steps ``≤ ρ_t^k`` (:func:`contraction`), Chebyshev
-  ``≤ 1/T_k(σ_t)`` (THEORY.md §3);
-* **truncation** — ``‖Γ - Γ_w‖₂ ≤ 2 Σ_{m>w}|γ(m)|`` (THEORY.md §3, row-sum bound);
+  ``≤ 1/T_k(σ_t)`` (docs/theory.md §3);
+* **truncation** — ``‖Γ - Γ_w‖₂ ≤ 2 Σ_{m>w}|γ(m)|`` (docs/theory.md §5, row-sum bound);
 * **Monte Carlo** — an estimate within :data:`MC_Z` standard errors of its mean
   (:func:`monte_carlo`).
 
@@ -81,7 +81,7 @@ def rounding(n_ops: float, cond: float = 1.0, dtype: str = "float64") -> float:
 
 
 def contraction(rho: float, k: int) -> float:
-    """Relative error bound ``ρ^k`` of ``k`` GD steps from ``v_0 = 0`` (THEORY.md §3)."""
+    """Relative error bound ``ρ^k`` of ``k`` GD steps from ``v_0 = 0`` (docs/theory.md §3)."""
     return float(rho) ** int(k)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ditgp.cli.common import add_force_argument
+from ditgp.theory.choices import BENCHMARKS
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
@@ -96,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "preset through the GP data stream vs the same number of "
                                    "standard normals from one generator, same device, same run.  "
                                    "long: the FFT path vs eig, Levinson and dense at large H.")
-    p.add_argument("which", choices=("oracle", "depth", "device", "train", "stream", "long"),
+    p.add_argument("which", choices=BENCHMARKS,
                    help="which benchmark: oracle, depth, device, train, stream or long")
     p.add_argument("--lengths", default="1024,4096,16384,65536",
                    help="long: sequence lengths H (default: 1024,4096,16384,65536)")
@@ -140,9 +141,7 @@ def run(args: argparse.Namespace) -> int:
     if args.which == "stream":
         return _run_stream(args)
     if args.which == "long":
-        from ditgp.numerics.bench_long import run_cli
-
-        return run_cli(args)
+        return _run_long(args)
     if not (0 < args.eps < 1):
         raise SpecError("--eps", args.eps, "a relative error in (0, 1)")
     if args.which == "device":
@@ -264,4 +263,67 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"  --compile: unavailable on {res['device']} ({res['compile']['note']}); timed "
               "eager only")
     print(f"  FLOPs per step (forward + backward, counted): {r['flops_per_step']:.4g}")
+    return 0
+
+
+def _lengths(flag: str, text: str) -> list[int]:
+    from ditgp.theory.errors import SpecError
+
+    try:
+        out = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise SpecError(flag, text, "comma-separated positive integers") from None
+    if not out or min(out) < 2:
+        raise SpecError(flag, text, "comma-separated integers ≥ 2")
+    if len(set(out)) != len(out):  # a growth exponent is fitted across distinct lengths
+        raise SpecError(flag, text, "distinct integers (each length once)")
+    return out
+
+
+def _run_long(args: argparse.Namespace) -> int:
+    """``ditgp bench long``: print :func:`~ditgp.numerics.bench_long.bench_long` (``--lengths``,
+    ``--kernels``, ``--batch``, ``--d``, ``--json``)."""
+    from ditgp.cli.common import emit_json
+    from ditgp.numerics.bench_long import KERNEL_PARAMS, bench_long
+    from ditgp.theory.errors import SpecError
+
+    lengths = _lengths("--lengths", args.lengths)
+    kernels = [k for k in args.kernels.split(",") if k]
+    for k in kernels:
+        if k not in KERNEL_PARAMS:
+            raise SpecError("--kernels", k, "a comma-separated subset of " + ",".join(KERNEL_PARAMS))
+    if args.batch < 1 or args.d < 1:
+        raise SpecError("--batch/--d", (args.batch, args.d), "positive integers")
+    res = bench_long(lengths, kernels, batch=args.batch, d=args.d, progress=True)
+    if args.json:
+        emit_json(res)
+        return 0
+    print(f"long sequences: batch {res['batch']}, d={res['d']}, t={res['t']:g}, certified "
+          f"rtol {res['rtol']:g} ({res['note']})")
+    print(f"{'kernel':28s} {'H':>6} {'fft cold':>9} {'warm':>8} {'cpu':>7} {'1 seq':>7} "
+          f"{'its':>4} {'cert.rel':>9} {'eig cold':>9} {'×':>7} {'eig warm':>9} {'×':>6} "
+          f"{'Levinson':>9} {'×':>7} {'dense':>8} {'sample':>7} {'cpu':>7} {'CG only':>8} "
+          f"{'its':>4} {'load':>5}")
+
+    def f(r, key, fmt="{:9.3f}"):
+        v = r.get(key)
+        if v is not None:
+            return fmt.format(v)
+        return " " * (len(fmt.format(0 if fmt.endswith("d}") else 0.0)) - 1) + "-"
+
+    for r in res["rows"]:
+        print(f"{r['kernel'][:28]:28s} {r['H']:>6} {r['fft_cold_s']:9.3f} {r['fft_warm_s']:8.3f} "
+              f"{r['fft_warm_cpu_s']:7.3f} {r['fft_one_sequence_s']:7.3f} {r['iterations']:>4} "
+              f"{r['certified_rel_error']:9.1e} "
+              f"{f(r, 'eig_cold_s')} {f(r, 'ratio_eig_cold', '{:7.1f}')} {f(r, 'eig_warm_s')} "
+              f"{f(r, 'ratio_eig_warm', '{:6.2f}')} {f(r, 'levinson_s')} "
+              f"{f(r, 'ratio_levinson', '{:7.1f}')} {f(r, 'dense_cholesky_s', '{:8.2f}')} "
+              f"{r['sample_s']:7.3f} {r['sample_cpu_s']:7.3f} {f(r, 'fft_cg_only_s', '{:8.3f}')} "
+              f"{f(r, 'cg_iterations', '{:4d}')} {r['load_before']:5.1f}")
+    for k, e in res["exponents"].items():
+        parts = [f"{key} {v:.2f}" for key, v in e.items() if v is not None]
+        print(f"growth exponent of time in H ({k}): " + ", ".join(parts))
+    print("(seconds; cpu = user+sys of all threads; load = 1-min load average before the row; "
+          "× = baseline time / FFT time measured in this run: eig cold vs fft cold, "
+          "eig warm vs fft warm, Levinson vs fft warm)")
     return 0

@@ -71,7 +71,7 @@ def _check_budget(args, grid: list[float] | None) -> None:
     from ditgp.numerics.budget import F64, Estimate, check_seconds
     from ditgp.numerics.oracle import Oracle
     from ditgp.theory.errors import SpecError
-    from ditgp.verify.trained import DSM_N, PROBE_N, default_t_grid
+    from ditgp.verify.compare_trained import DSM_N, PROBE_N, default_t_grid
 
     final = Path(args.run_dir) / "final"
     if not (final / "manifest.json").is_file():
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ditgp.cli.common import check_new_files, check_writable_folder
     from ditgp.theory.errors import SpecError
-    from ditgp.verify.trained import compare
+    from ditgp.verify.compare_trained import compare
 
     apply_threads(args.threads)
     if args.n < 2:

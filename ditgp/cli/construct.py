@@ -12,10 +12,7 @@ from ditgp.cli.common import (
     emit_json,
     spec_from_args,
 )
-
-ATTENTIONS = ("paper", "compact", "softmax")
-ALGORITHMS = ("gd", "chebyshev")
-TIME_CONDITIONINGS = ("fixed", "gated", "multiply")
+from ditgp.theory.choices import ALGORITHMS, ATTENTION_REALISATIONS, TIME_CONDITIONINGS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_spec_arguments(p)
     g = p.add_argument_group("construction")
     g.add_argument("--eps", type=float, default=1e-6, help="target relative error (default: 1e-6)")
-    g.add_argument("--attention", choices=ATTENTIONS, default="compact",
+    g.add_argument("--attention", choices=ATTENTION_REALISATIONS, default="compact",
                    help="attention realisation (default: compact)")
     g.add_argument("--algorithm", choices=ALGORITHMS, default="chebyshev",
                    help="unrolled algorithm (default: chebyshev)")

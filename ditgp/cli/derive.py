@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ditgp.cli.common import add_force_argument, add_spec_arguments, emit_json, spec_from_args
+from ditgp.theory.choices import ORACLE_METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--latex", action="store_true", help="print a LaTeX align block")
-    p.add_argument("--method", choices=("auto", "eig", "fft"), default="auto",
+    p.add_argument("--method", choices=ORACLE_METHODS, default="auto",
                    help="exact spectrum and Bayes floor: eig (dense Γ, O(H³)), fft (Lanczos on "
                         "the FFT operator, Gohberg–Semencul floor; no H×H array) or auto "
                         "(default: eig up to H=4096, fft above)")
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if method_for(spec.H) == "eig":
         provider = dense_spectrum
     else:
-        from ditgp.numerics.fft_oracle import lanczos_spectrum as provider
+        from ditgp.numerics.fft.fft_oracle import lanczos_spectrum as provider
     result = derive(spec, args.t, args.eps, spectrum=provider)
     if args.json:
         emit_json(result.to_dict())

@@ -44,7 +44,14 @@ def run(args: argparse.Namespace) -> int:
 
     _check_path(args.bundle)
     if is_trained_bundle(args.bundle):  # a trained network (ditgp train): its own summary
-        tinfo = trained_info(args.bundle, check=args.check)
+        tinfo = trained_info(args.bundle)
+        if args.check:  # the checks of `ditgp verify --weights` (one verifier for both commands)
+            from ditgp.verify.weights import verify_trained
+
+            res = verify_trained(args.bundle)
+            tinfo["checks"] = res["checks"]
+            tinfo["valid"] = res["passed"]
+            tinfo["rechecked_rel_error"] = res.get("rechecked_rel_error")
         failed = [c["name"] for c in tinfo.get("checks", []) if not c["passed"]]
         if args.json:
             emit_json(tinfo)

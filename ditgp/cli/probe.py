@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ditgp.cli.common import add_force_argument, add_threads_argument, apply_threads
+from ditgp.theory.choices import PROBE_METHODS
 
 #: files ``--out`` receives (the only ones ``--force`` replaces)
 PROBE_FILES = ("probe.json", "probe.md", "gap_profile.png")
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "those inside [t0, T]; a fixed-t construction: its t)")
     p.add_argument("--n-base", type=int, default=8, metavar="N",
                    help="base points per t (default: 8; ≥ 2 for a spread)")
-    p.add_argument("--method", choices=("auto", "exact", "sketch"), default="auto",
+    p.add_argument("--method", choices=PROBE_METHODS, default="auto",
                    help="exact Jacobian, frame-sampled sketch, or auto (exact up to dH = 2048)")
     p.add_argument("--frames", type=int, default=16, metavar="S",
                    help="query frames sampled by the sketch (default: 16)")
@@ -126,9 +127,9 @@ def run(args: argparse.Namespace) -> int:
 
         write_probe(args.out, doc, name=Path(args.weights or args.run_dir).name)
     if args.json:
-        from ditgp.numerics.bundle import _jsonable
+        from ditgp.numerics.jsonable import jsonable
 
-        emit_json(_jsonable(doc))
+        emit_json(jsonable(doc, nonfinite="string"))
         return 0
     j = doc["jacobian"]
     print(f"operator probe of {source} ({doc['method']}, {doc['n_base']} base points per t)")

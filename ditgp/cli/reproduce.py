@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-CHOICES = ("attention", "decay", "video", "length", "all")
+from ditgp.theory.choices import EXECUTORS, EXPERIMENTS, REPRODUCE_DTYPES, REPRODUCE_PRESETS
+
+CHOICES = (*EXPERIMENTS, "all")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "are skipped on a re-run and interrupted training resumes.")
     p.add_argument("experiment", choices=CHOICES, metavar="EXPERIMENT",
                    help="one of " + ", ".join(CHOICES))
-    p.add_argument("--preset", default="cpu", choices=("toy", "cpu", "gpu"),
+    p.add_argument("--preset", default="cpu", choices=REPRODUCE_PRESETS,
                    help="toy (seconds, smoke test), cpu (2 cores; all ≤ 20 min), gpu "
                         "(paper-sized; one experiment ≤ 9 min on one H100) (default: cpu)")
     p.add_argument("--seeds", default=None, metavar="N|S1,S2,...",
@@ -30,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="results folder (default: ditgp-reproduce)")
     p.add_argument("--device", default=None,
                    help="cpu or cuda[:N] (default: cuda for --preset gpu, else cpu)")
-    p.add_argument("--dtype", default="float32", choices=("float32", "bf16"),
+    p.add_argument("--dtype", default="float32", choices=REPRODUCE_DTYPES,
                    help="training precision (bf16 autocast needs CUDA; default float32)")
     p.add_argument("--jobs", type=int, default=None,
                    help="cells run in parallel processes on CPU (default: min(2, cores); 1 on GPU)")
@@ -44,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="run even when the estimated time exceeds 6 hours (e.g. --preset gpu "
                         "on a CPU)")
-    p.add_argument("--executor", default="local", choices=("local", "ray"),
+    p.add_argument("--executor", default="local", choices=EXECUTORS,
                    help="local: this machine (--jobs processes); ray: each cell a Ray task, on "
                         "an embedded local runtime or the cluster at --ray-address (one GPU per "
                         "training cell on CUDA); needs pip install -e \".[cluster]\" "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ditgp.cli.common import add_spec_arguments, add_threads_argument, apply_threads
+from ditgp.theory.choices import GRIDS, PRIORS, SAMPLERS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,12 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--exact", action="store_true", help="the exact score (spec from flags)")
     add_spec_arguments(p, time=False)
     p.add_argument("--n", type=int, required=True, help="number of sequences")
-    p.add_argument("--sampler", default="sde", choices=("sde", "ode"),
+    p.add_argument("--sampler", default="sde", choices=SAMPLERS,
                    help="sde (Euler–Maruyama) or ode (Heun) (default: sde)")
     p.add_argument("--steps", type=int, default=200, help="time steps (default: 200)")
-    p.add_argument("--grid", default="log", choices=("uniform", "log"),
+    p.add_argument("--grid", default="log", choices=GRIDS,
                    help="time grid (default: log, fine near t0)")
-    p.add_argument("--prior", default="exact", choices=("exact", "standard"),
+    p.add_argument("--prior", default="exact", choices=PRIORS,
                    help="X_T ~ N(0, A_T) (exact, default) or N(0, I) (standard)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     add_threads_argument(p)

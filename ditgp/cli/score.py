@@ -12,6 +12,7 @@ from ditgp.cli.common import (
     read_npy_header,
     spec_from_args,
 )
+from ditgp.theory.choices import ORACLE_METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, metavar="BUNDLE",
                    help="score with a network (trained or constructed bundle) instead of the "
                         "exact oracle; the spec comes from the bundle")
-    p.add_argument("--method", choices=("auto", "eig", "fft"), default="auto",
+    p.add_argument("--method", choices=ORACLE_METHODS, default="auto",
                    help="exact score: eig (cached eigendecompositions), fft (Toeplitz CG with a "
                         "certified relative error 1e-10 per sequence, O(dH log H)) or auto "
                         "(default: eig below H=1024, fft above)")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ditgp.theory.choices import ARCHS, DTYPES, LOSSES, NETWORK_ATTENTIONS, POS_EMBS, T_SAMPLINGS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ditgp.cli.common import add_spec_arguments
@@ -41,13 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("model and preset")
     g.add_argument("--preset", default="tiny",
                    help="named set-up: tiny (CPU, minutes), paper, long (default: tiny)")
-    g.add_argument("--model", choices=("dit", "theory"), default=None,
+    g.add_argument("--model", choices=ARCHS, default=None,
                    help="network: dit (the preset's) or theory (the trainable theory family)")
     g.add_argument("--init-from", default=None, metavar="BUNDLE",
                    help="initialise --model theory from a construction bundle")
-    g.add_argument("--pos-emb", choices=("sinusoidal", "learned", "circle"), default=None,
+    g.add_argument("--pos-emb", choices=POS_EMBS, default=None,
                    help="DiT positional embedding (default: the preset's)")
-    g.add_argument("--attention", choices=("softmax", "relu"), default=None,
+    g.add_argument("--attention", choices=NETWORK_ATTENTIONS, default=None,
                    help="DiT attention (default: the preset's)")
     g.add_argument("--max-H", type=int, default=None,
                    help="largest H the positional embedding serves (learned/circle)")
@@ -68,9 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--clip", type=float, default=None, help="gradient-norm clip (0: off; default 1)")
     t.add_argument("--n-train", type=int, default=None,
                    help="train on N fixed sequences (stored with the run) instead of the stream")
-    t.add_argument("--t-sampling", choices=("uniform", "log-uniform"), default=None,
+    t.add_argument("--t-sampling", choices=T_SAMPLINGS, default=None,
                    help="distribution of t on [t0, T] (default: the preset's)")
-    t.add_argument("--loss", choices=("eps", "score"), default=None,
+    t.add_argument("--loss", choices=LOSSES, default=None,
                    help="objective: eps (ε-prediction MSE, weights score errors by σ_t²) or "
                         "score (score-space DSM, weight 1/σ_t² relative to eps, normalised to "
                         "mean 1; the theory's objective) (default: the preset's)")
@@ -80,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its newest complete checkpoint")
     r.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
-    r.add_argument("--dtype", choices=("float32", "bf16", "float64"), default=None,
+    r.add_argument("--dtype", choices=DTYPES, default=None,
                    help="float32 (CPU default), bf16 autocast with float32 master (CUDA "
                         "default), float64")
     r.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")

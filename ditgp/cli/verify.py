@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ditgp.cli.common import emit_json
     from ditgp.theory.errors import SpecError
-    from ditgp.verify.claims import run_claim, select
+    from ditgp.verify.claims import REGISTRY, run_claim, select
     from ditgp.verify.report import write_report
 
     if args.examples is not None and args.examples < 1:
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
 
         rows, meta, merged_weights = merge_reports(args.merge)
         doc = write_report(args.out, rows, meta=meta, weights=merged_weights,
-                           with_plots=not args.no_plots)
+                           with_plots=not args.no_plots, claims=REGISTRY)
         if args.json:
             emit_json(doc)
         else:
@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.json or not sys.stderr.isatty():
                 print(_row(r.number, r.id, r.source, r.examples, r.worst_margin, r.status)
                       + f"  ({r.seconds:.1f} s)", file=line_out, flush=True)
-        from ditgp.verify.trained import compare
+        from ditgp.verify.compare_trained import compare
 
         trained_doc = compare(args.run_dir, nets=ctx.nets, seed=args.seed,
                               out=f"{args.out}/trained")
@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
             "selection": ",".join(c.id for c in selection) if run_suite else "",
             "seconds": round(time.perf_counter() - start, 1)}
     doc = write_report(args.out, results, meta=meta, weights=weights,
-                       with_plots=not args.no_plots)
+                       with_plots=not args.no_plots, claims=REGISTRY)
     if trained_doc is not None:
         doc = _add_trained_section(args.out, doc, trained_doc)
     if args.json:

@@ -14,13 +14,12 @@ from ditgp.models.export import (
     is_trained_bundle,
     load_network,
     load_trained,
-    verify_trained,
 )
 from ditgp.numerics import BundleError, Oracle, construct, load_bundle
 from ditgp.theory.errors import SpecError
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec, Spatial
-from ditgp.verify.weights import verify_bundle
+from ditgp.verify.weights import verify_bundle, verify_trained
 
 from ditgp.cli import main
 

@@ -128,15 +128,16 @@ def test_a_user_folder_named_like_a_checkpoint_is_not_one(run, tmp_path):
 
 def test_a_checkpoint_rename_is_made_durable(run, tmp_path, monkeypatch):
     """After the temporary folder is renamed to ``step-…``, its parent folder is fsynced
-    (without it a power cut can lose a checkpoint that was reported written)."""
-    import ditgp.models.checkpoint as ckm
+    (without it a power cut can lose a checkpoint that was reported written).  Checkpoints are
+    written by the one folder writer, :func:`ditgp.numerics.atomic.atomic_folder`."""
+    import ditgp.numerics.atomic as atomic
 
     events = []
-    real_replace, real_fsync = os.replace, ckm.fsync_dir
-    monkeypatch.setattr(ckm.os, "replace", lambda a, b: (events.append(("rename", str(b))),
-                                                          real_replace(a, b))[1])
-    monkeypatch.setattr(ckm, "fsync_dir", lambda p: (events.append(("fsync", str(p))),
-                                                     real_fsync(p))[1])
+    real_replace, real_fsync = os.replace, atomic.fsync_dir
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: (events.append(("rename", str(b))),
+                                                             real_replace(a, b))[1])
+    monkeypatch.setattr(atomic, "fsync_dir", lambda p: (events.append(("fsync", str(p))),
+                                                        real_fsync(p))[1])
     root = tmp_path / "ck"
     t = read_checkpoint(run / "checkpoints" / step_name(2)).tensors
     final = write_checkpoint(root, 7, t, {"x": 1})

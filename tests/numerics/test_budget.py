@@ -100,7 +100,7 @@ def test_estimates_grow_as_the_theory_says():
 
 
 def test_construct_estimate_counts_layers_from_the_theory():
-    from ditgp.numerics.construct import construct
+    from ditgp.numerics.constructions.construct import construct
     from ditgp.theory.kernels import kernel
     from ditgp.theory.spec import GPSpec
 

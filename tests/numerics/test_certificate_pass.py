@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ditgp.numerics import construct
+from ditgp.numerics.constructions.passes.certificate import measure_error
+from ditgp.numerics.constructions.passes.multiply_plan import perturbation_gains
 from ditgp.numerics.oracle import Oracle
-from ditgp.numerics.passes.certificate import _perturbation_gains, measure_error
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec
 
@@ -37,7 +38,7 @@ def test_perturbation_gains_are_the_iterations_own(algorithm):
     plan = construct(SPEC, t=0.3, eps=1e-3, algorithm=algorithm).plan
     lo, hi = plan.interval
     grid = np.linspace(lo, hi, 257)
-    gains = _perturbation_gains(plan, grid)
+    gains = perturbation_gains(plan, grid)
     base = _run(plan, grid, plan.K, None)
     want = [float(np.max(np.abs(_run(plan, grid, plan.K, k) - base))) for k in range(plan.K)]
     assert gains[-1] == 1.0

@@ -9,12 +9,12 @@ import dataclasses
 
 import numpy as np
 import scipy.linalg
-from ditgp.numerics.fft_oracle import FFTOracle
-from ditgp.numerics.gohberg_semencul import trace_inverse
-from ditgp.numerics.lanczos import lanczos, ritz_extremes
+from ditgp.numerics.fft.fft_oracle import FFTOracle
+from ditgp.numerics.fft.gohberg_semencul import trace_inverse
+from ditgp.numerics.fft.lanczos import lanczos, ritz_extremes
+from ditgp.numerics.fft.split_toeplitz import AmmarGaderInverse
+from ditgp.numerics.fft.toeplitz_solve import ToeplitzShiftSolver
 from ditgp.numerics.oracle import Oracle
-from ditgp.numerics.split_toeplitz import AmmarGaderInverse
-from ditgp.numerics.toeplitz_solve import ToeplitzShiftSolver
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec, Spatial
 from ditgp.theory.spectral import eigenvalue_bounds

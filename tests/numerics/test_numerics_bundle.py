@@ -193,7 +193,7 @@ def test_relu_bundles_serve_shorter_sequences(choice, tmp_path):
 def test_softmax_bundles_refuse_other_lengths(con, bundle):
     """A softmax bundle on H' = H − 5 frames would be wrong by far more than its bound (the
     sink bias is computed for rows of length H): it is refused, and H' = H still works."""
-    from ditgp.numerics.architecture import network_score
+    from ditgp.numerics.constructions.architecture import network_score
     from ditgp.theory.errors import SpecError
     from ditgp.theory.spec import GPSpec
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 from ditgp.numerics import ArchConfig, Oracle, Transformer, construct
-from ditgp.numerics.construct import _write_attention
-from ditgp.numerics.layout import ChannelLayout
-from ditgp.numerics.realise import compact_heads, paper_heads, softmax_heads
+from ditgp.numerics.constructions.construct import _write_attention
+from ditgp.numerics.constructions.layout import ChannelLayout
+from ditgp.numerics.constructions.realise import compact_heads, paper_heads, softmax_heads
 from ditgp.numerics.tolerances import LAYER_MATCH
 from ditgp.theory.errors import SpecError
 
@@ -245,7 +245,7 @@ def test_truncation_bound_covers_the_exact_operator_norm(name, params, H, window
     squared exponential ℓ=1, H=48 (Σ = ar:0.5) the exact value reaches 0.85·τ, so τ without
     its factor 2 (the ``‖Γ−Γ_w‖₂ ≤ 2·tail`` row-sum bound) fails here (and for Laplace and
     Matérn-3/2)."""
-    from ditgp.numerics.construct import Choices, window_to_plan
+    from ditgp.numerics.constructions.construct import Choices, window_to_plan
     from ditgp.theory.kernels import kernel
     from ditgp.theory.spec import GPSpec, Spatial
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ditgp.numerics import Oracle, chebyshev_iterates, gd_iterates
+from ditgp.numerics.fft.toeplitz import dense_toeplitz
 from ditgp.numerics.iterations import TruncatedSystem
 from ditgp.numerics.oracle import unvec, vec
-from ditgp.numerics.toeplitz import dense_toeplitz
 from ditgp.theory import iterations as theory_it
 
 

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.stats
-from ditgp.numerics.circulant import chan_eigenvalues, strang_eigenvalues
-from ditgp.numerics.circulant_embedding import CirculantEmbedding, EmbeddingError
-from ditgp.numerics.fft_oracle import FFTOracle, eig_memory_bytes, fft_memory_bytes
-from ditgp.numerics.gohberg_semencul import GSInverse, trace_inverse
+from ditgp.numerics.fft.circulant import chan_eigenvalues, strang_eigenvalues
+from ditgp.numerics.fft.circulant_embedding import CirculantEmbedding, EmbeddingError
+from ditgp.numerics.fft.fft_oracle import FFTOracle, eig_memory_bytes, fft_memory_bytes
+from ditgp.numerics.fft.gohberg_semencul import GSInverse, trace_inverse
+from ditgp.numerics.fft.toeplitz import dense_toeplitz
+from ditgp.numerics.fft.toeplitz_solve import ToeplitzShiftSolver
 from ditgp.numerics.oracle import (
     AUTO_SWITCH_H,
     Oracle,
@@ -18,8 +20,6 @@ from ditgp.numerics.oracle import (
     oracle_for,
     select_method,
 )
-from ditgp.numerics.toeplitz import dense_toeplitz
-from ditgp.numerics.toeplitz_solve import ToeplitzShiftSolver
 from ditgp.numerics.tolerances import FFT_EIG_MATCH, MC_SIGMAS, fft_eig_tolerance
 from ditgp.theory.errors import SpecError
 from ditgp.theory.kernels import kernel
@@ -264,7 +264,7 @@ def test_embedding_negative_pads_or_refuses(monkeypatch):
     G = dense_toeplitz(k.gamma(np.arange(20)))
     stat, df = _cov_statistic(emb.sample(4000, np.random.default_rng(1)), G)
     assert stat <= scipy.stats.chi2.ppf(1 - 1e-3, df)
-    import ditgp.numerics.circulant_embedding as ce
+    import ditgp.numerics.fft.circulant_embedding as ce
 
     monkeypatch.setattr(ce, "MAX_PAD_FACTOR", 1)
     with pytest.raises(EmbeddingError, match="method='eig'"):

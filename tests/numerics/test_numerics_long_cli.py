@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from ditgp.numerics.fft_oracle import lanczos_spectrum
+from ditgp.numerics.fft.fft_oracle import lanczos_spectrum
 from ditgp.theory.derive import DENSE_MAX_H, dense_spectrum, derive
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec, Spatial

@@ -9,16 +9,16 @@ import dataclasses
 import numpy as np
 import pytest
 import scipy.linalg
-from ditgp.numerics import circulant_embedding as ce
-from ditgp.numerics import fft_oracle as fo
-from ditgp.numerics.circulant_embedding import CirculantEmbedding
-from ditgp.numerics.fft_oracle import FFTOracle
-from ditgp.numerics.oracle import Oracle
-from ditgp.numerics.split_toeplitz import (
+from ditgp.numerics.fft import circulant_embedding as ce
+from ditgp.numerics.fft import fft_oracle as fo
+from ditgp.numerics.fft.circulant_embedding import CirculantEmbedding
+from ditgp.numerics.fft.fft_oracle import FFTOracle
+from ditgp.numerics.fft.split_toeplitz import (
     AmmarGaderInverse,
     SplitToeplitz,
     split_first_columns,
 )
+from ditgp.numerics.oracle import Oracle
 from ditgp.numerics.tolerances import FFT_EIG_MATCH, fft_eig_tolerance
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec, Spatial

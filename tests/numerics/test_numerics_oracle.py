@@ -8,8 +8,8 @@ import pytest
 import scipy.stats
 import torch
 from ditgp.numerics import Oracle, dense_score, exact_score, toeplitz_matmul
+from ditgp.numerics.fft.toeplitz import dense_toeplitz
 from ditgp.numerics.oracle import dense_covariance, unvec, vec
-from ditgp.numerics.toeplitz import dense_toeplitz
 from ditgp.numerics.tolerances import ORACLE_MATCH
 from ditgp.theory.errors import SpecError
 

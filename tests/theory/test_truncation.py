@@ -11,7 +11,7 @@ import sympy as sp
 from ditgp.theory.errors import SpecError
 from ditgp.theory.kernels import DecayClass, W, kernel
 from ditgp.theory.kernels.examples import EXAMPLES
-from ditgp.theory.spectral import eigenvalue_bounds
+from ditgp.theory.spectral import eigenvalue_bounds, truncation_keeps_pd
 from ditgp.theory.truncation import (
     C_RATE,
     DELTA,
@@ -20,7 +20,6 @@ from ditgp.theory.truncation import (
     tail_bound_expr,
     truncated_gap_bound,
     truncated_matrix,
-    truncation_keeps_pd,
     window,
     window_asymptotic,
 )

@@ -43,7 +43,7 @@ def test_verify_bad_shard_is_a_one_line_error(tmp_path, capsys):
 def bundle(tmp_path_factory):
     numerics = pytest.importorskip("ditgp.numerics")
     if not hasattr(numerics, "construct"):
-        pytest.skip("ditgp.numerics.construct not available")
+        pytest.skip("ditgp.numerics.constructions.construct not available")
     from ditgp.theory.kernels import kernel
     from ditgp.theory.spec import GPSpec
 

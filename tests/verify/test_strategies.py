@@ -63,7 +63,7 @@ def test_spatial_covariances_respect_condition(sp):
 @FAST
 @given(ds.constructions())
 def test_constructions_are_requests(req):
-    assert req.attention in ds.ATTENTIONS and req.algorithm in ds.ALGORITHMS
+    assert req.attention in ds.ATTENTION_REALISATIONS and req.algorithm in ds.ALGORITHMS
     assert 1e-8 <= req.eps <= 1e-2
 
 

@@ -1,4 +1,4 @@
-"""Base class of the temporal-kernel catalogue (THEORY.md §1).
+"""Base class of the temporal-kernel catalogue (docs/theory.md §1).
 
 A kernel is a stationary correlation function ``γ(m)`` of the time gap ``m = |h - j|`` on
 the integer lattice, with ``γ(0) = 1``.  Every kernel

@@ -7,7 +7,7 @@ values, :mod:`.registry` collects every subject's claims in one place and :mod:`
 runs one under hypothesis.
 
 A :class:`Claim` has an id, a one-line statement and its LaTeX, a source (``paper`` — a
-result of Fu et al. 2025 as THEORY.md states it — or ``derived`` — a result this toolkit
+result of Fu et al. 2025 as docs/theory.md states it — or ``derived`` — a result this toolkit
 derives or adds, e.g. the Chebyshev construction), a hypothesis strategy for its inputs and
 a check that computes both sides numerically for one drawn input and returns an
 :class:`Outcome` whose ``margin`` is ``≥ 0`` when the claim holds (relative to its bound,

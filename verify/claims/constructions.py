@@ -71,7 +71,7 @@ def _system_ends(spec, w: int, times: tuple[float, ...]) -> tuple[float, float, 
 
 
 def _steps_for(algorithm: str, a_min: float, a_max: float, target: float) -> int:
-    """Smallest ``k`` whose theory bound is ``≤ target``, from the closed forms (THEORY.md §3):
+    """Smallest ``k`` whose theory bound is ``≤ target``, from the closed forms (docs/theory.md §3):
     GD ``ρ^k``, ``ρ = (κ-1)/(κ+1)``; Chebyshev ``1/T_k(σ)``, ``σ = (a_max+a_min)/(a_max-a_min)``,
     ``T_k(σ) = cosh(k·arccosh σ)``."""
     if target >= 1.0:
@@ -90,7 +90,7 @@ def check_construction_resources(inp: ds.ConstructionRequest, *,
                                  build: Callable | None = None) -> Outcome:
     """Resources counted from the **built network** (:func:`~ditgp.verify.adapters.count_resources`:
     heads with a non-zero value path, blocks present, the realised window, widths, ``B`` and
-    ``R`` from the tensors) against THEORY.md's formulas computed here from fresh spectra:
+    ``R`` from the tensors) against the formulas of docs/theory.md §8 computed here from fresh spectra:
 
     * heads: ``M = 4(w+1)`` (paper, Fu et al. 2024's construction), ``M ≤ w+1`` (compact),
       ``M ≤ 2(w+1)`` (softmax), with ``w`` the window the attention realises;
@@ -103,7 +103,7 @@ def check_construction_resources(inp: ds.ConstructionRequest, *,
       module (its depth, ``O(log(κ·B/ε))``, is not checked against a formula here);
     * ``D ≥ 2d + 3`` (x, v, u, positional, constant), ``B`` recomputed from the tensors equals
       ``resources['B']``, ``R ≥ ‖x‖/a_min`` at the data-ball radius (the clip never cuts a true
-      score) and ``R ≤ 2(‖x‖ + √(2a_max ln(1/p)))/a_min`` (THEORY.md's ``O(σ_t0⁻²√(Hd))``)."""
+      score) and ``R ≤ 2(‖x‖ + √(2a_max ln(1/p)))/a_min`` (docs/theory.md §8: ``O(σ_t0⁻²√(Hd))``)."""
     from ditgp.verify.adapters import count_resources
     from ditgp.verify.claims.spectra import independent_tail
 
@@ -146,7 +146,7 @@ def check_construction_resources(inp: ds.ConstructionRequest, *,
     tr = max(float(sched.alpha2(tt)) * H * float(np.trace(spec.Sigma))
              + float(sched.sigma2(tt)) * d * H for tt in (sched.t0, sched.T))
     if all_t or inp.time_conditioning == "fixed":
-        from ditgp.numerics.construct import DATA_BALL_FAILURE
+        from ditgp.numerics.constructions.construct import DATA_BALL_FAILURE
 
         r_x = math.sqrt(tr)
         checks["R ≥ ‖x‖/a_min"] = (r_x / lo, n.R, "le")
@@ -202,7 +202,7 @@ def _data_ball(spec, a_max: float) -> float:
     """Radius ``R_x = √(max_t tr A_t) + √(2 a_max ln(1/p))`` of the data ball on which a
     construction states its bound (``p = DATA_BALL_FAILURE``; Gaussian concentration of
     ``‖x‖`` about ``√(tr A_t)``)."""
-    from ditgp.numerics.construct import DATA_BALL_FAILURE
+    from ditgp.numerics.constructions.construct import DATA_BALL_FAILURE
 
     sched = spec.schedule
     tr = max(float(sched.alpha2(tt)) * spec.H * float(np.trace(spec.Sigma))

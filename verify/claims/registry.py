@@ -6,6 +6,7 @@ A new subject (e.g. trained-model claims) is a module with a ``CLAIMS`` list, ad
 from __future__ import annotations
 
 from ditgp.verify.claims import constructions, fft, iterations, probes, spectra, statistics
+from ditgp.verify.claims import trained as trained_claims
 from ditgp.verify.claims.base import Claim
 
 #: The subject modules whose ``CLAIMS`` make up the registry.
@@ -17,9 +18,7 @@ REGISTRY: dict[str, Claim] = {
 
 #: Claims about a trained run (numbers 101+): run only by ``ditgp verify --run RUN``, never in
 #: the default selection (their checks need the run's networks through ``overrides["ctx"]``).
-from ditgp.verify.claims import trained as _trained  # noqa: E402
-
-TRAINED: dict[str, Claim] = {c.id: c for c in _trained.CLAIMS}
+TRAINED: dict[str, Claim] = {c.id: c for c in trained_claims.CLAIMS}
 
 
 def claim_ids() -> list[str]:

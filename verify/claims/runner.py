@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from ditgp.numerics.jsonable import jsonable
 from ditgp.verify.claims.base import Claim, ClaimResult, ClaimViolation, Inconclusive, Outcome
 from hypothesis import Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
@@ -80,7 +81,7 @@ def run_claim(c: Claim, *, examples: int = 100, seed: int = 0,
     if state["worst_input"] is not None:
         out = state["worst_out"]
         result.worst = {"input": _describe(state["worst_input"]), "lhs": out.lhs,
-                        "rhs": out.rhs, "detail": _jsonable(out.detail)}
+                        "rhs": out.rhs, "detail": jsonable(out.detail, nonfinite="null")}
     return result
 
 
@@ -103,15 +104,3 @@ def _one_thread():
             yield
     finally:
         torch.set_num_threads(threads)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj

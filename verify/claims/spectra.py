@@ -123,7 +123,8 @@ def check_truncation(inp: KernelWindow, *, tail: Callable | None = None) -> Outc
     ``truncation_keeps_pd`` says so.  Infinite lattice (summable kernels): the closed-form
     ``tail_bound(k, w)`` at ``w ∈ {w_drawn + TRUNCATION_FAR_W}`` is at least the independent
     lower enclosure of :func:`independent_tail`."""
-    from ditgp.theory.truncation import tail_bound, truncation_keeps_pd
+    from ditgp.theory.spectral import truncation_keeps_pd
+    from ditgp.theory.truncation import tail_bound
 
     tfn = tail or tail_bound
     k, H, w = inp.kernel, inp.H, inp.w
@@ -188,7 +189,7 @@ def check_window(inp: Kernel, *, window_fn: Callable | None = None) -> Outcome:
     Non-summable kernels (logarithmic, slow power laws): the tail is infinite, so the window is
     the **finite-H tail** window at ``H = WINDOW_LOG_H``: ``Σ_{w<m<H}|γ(m)| ≤ δ`` and minimal
     (``Σ_{w-1<m<H} > δ``), exact mpmath sums; it is at least the pointwise threshold
-    ``min{w : |γ(m)| ≤ δ for m > w}`` (a different, weaker quantity: THEORY.md §3)."""
+    ``min{w : |γ(m)| ≤ δ for m > w}`` (a different, weaker quantity: docs/theory.md §5)."""
     from ditgp.theory.errors import SpecError
     from ditgp.theory.truncation import window
 
@@ -266,7 +267,7 @@ def check_window(inp: Kernel, *, window_fn: Callable | None = None) -> Outcome:
 
 
 def _envelope_nu(k: Kernel) -> float:
-    """The envelope exponent ``ν`` of THEORY.md's decay table for kernel ``k`` (composites:
+    """The envelope exponent ``ν`` of the decay classes (docs/theory.md §5) for kernel ``k`` (composites:
     a sum decays like its slowest terms — smallest ``ν`` of its class — a product like its
     fastest factors: largest exponential ``ν``, or the sum of polynomial ``ν``)."""
     from ditgp.theory.kernels.composite import ProductKernel, ScaledKernel, SumKernel

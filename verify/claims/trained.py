@@ -1,10 +1,10 @@
-"""Claims about trained networks (issue 8 §4): run by ``ditgp verify --run RUN`` only.
+"""Claims about trained networks: run by ``ditgp verify --run RUN`` only.
 
 Every check takes the drawn input and a ``ctx`` (:class:`TrainedContext`: the run's
 networks, loaded once) passed through the runner's ``overrides``; without one the check
 cannot run.  Tolerances:
 
-* **floor** (a theorem, THEORY.md §2: ``ε* = -σ_t s`` is the conditional mean of ``Z`` given
+* **floor** (a theorem, docs/theory.md §2: ``ε* = -σ_t s`` is the conditional mean of ``Z`` given
   ``X_t``, so ``E‖ε_θ - Z‖² = floor + E‖ε_θ - ε*‖² ≥ floor`` for every network): the direct
   Monte-Carlo excess is ``≥ -MC_Z·SE``.  The exact score is evaluated on
   ``n ≥ 2·MC_Z²/(FLOOR_RESOLUTION²·dH)`` pairs, so a floor wrong by ``FLOOR_RESOLUTION``
@@ -13,7 +13,7 @@ cannot run.  Tolerances:
   must be positive beyond noise, ``mean D - MC_Z·SE(D) > 0`` (trained strictly better than
   independent frames) at ``t ∈ [t0, 1]``.
 * **floor, paired**: the network's DSM loss minus the exact score's on the same ``(X₀, Z, t)``
-  (:func:`~ditgp.verify.trained.dsm_excess`, a control variate) is ``≥ −MC_Z·SE`` of the
+  (:func:`~ditgp.verify.compare_trained.dsm_excess`, a control variate) is ``≥ −MC_Z·SE`` of the
   paired differences: the exact score is the Bayes optimum, so no network beats it.
 * **attention** (:func:`~ditgp.verify.probes.kernel_model_test`): the mean attention profile
   at ``t ∈ [t0, 1]`` on probe inputs is best predicted (held-out, leave-one-gap-out) by the
@@ -75,7 +75,7 @@ GENERIC_MAX_DH = 64
 
 @dataclass
 class TrainedContext:
-    """The networks of one run (:func:`ditgp.verify.trained.load_networks`) plus overrides a
+    """The networks of one run (:func:`ditgp.verify.compare_trained.load_networks`) plus overrides a
     test may plant (``trained_score`` replaces the trained network's score function)."""
 
     nets: Any
@@ -97,7 +97,7 @@ class TrainedContext:
 
 
 def context_for_run(run, *, bundle=None, control=None, eps: float | None = None) -> TrainedContext:
-    from ditgp.verify.trained import DEFAULT_EPS, load_networks
+    from ditgp.verify.compare_trained import DEFAULT_EPS, load_networks
 
     return TrainedContext(load_networks(run, bundle=bundle, control=control,
                                         eps=DEFAULT_EPS if eps is None else eps))
@@ -135,7 +135,7 @@ _HC = (HealthCheck.too_slow,)
 
 def check_floor(inp: TrainedDraw, *, ctx: TrainedContext | None = None, floor_fn=None) -> Outcome:
     from ditgp.models.sampling import exact_score_fn
-    from ditgp.verify.trained import DSM_N, dsm_excess
+    from ditgp.verify.compare_trained import DSM_N, dsm_excess
 
     ctx = _need(ctx)
     spec = ctx.spec
@@ -214,8 +214,8 @@ _register(Claim(
 
 
 def check_attention(inp: TrainedDraw, *, ctx: TrainedContext | None = None) -> Outcome:
+    from ditgp.verify.compare_trained import attention_summary
     from ditgp.verify.probes import ATTENTION_ALPHA, SHARE_MIN, TIE_RTOL
-    from ditgp.verify.trained import attention_summary
 
     ctx = _need(ctx)
     spec = ctx.spec

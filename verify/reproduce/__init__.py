@@ -1,4 +1,4 @@
-"""``ditgp reproduce``: the paper's experiments, in spirit, and past them (THEORY.md §6).
+"""``ditgp reproduce``: the paper's experiments, in spirit, and past them (docs/theory.md §9).
 
 Experiments (each one command, one results folder with JSON, PNGs and a markdown summary):
 
@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import importlib
 
+from ditgp.theory.choices import EXPERIMENTS as EXPERIMENT_NAMES
+
 from .base import EXPERIMENTS, PRESETS, Cell, Context, Experiment, experiment, run_experiment
 
 __all__ = ["EXPERIMENTS", "PRESETS", "ORDER", "Cell", "Context", "Experiment", "experiment",
            "run_experiment", "run_all"]
 
 #: the experiments ``all`` runs, in this order (a module that is not built yet is skipped)
-ORDER = ("attention", "decay", "video", "length")
+ORDER = EXPERIMENT_NAMES
 
 
 def _load_all() -> None:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ditgp.theory.choices import REPRODUCE_PRESETS
 from ditgp.theory.errors import ResourceError, SpecError, require
 
 from ..report import atomic_write_bytes, atomic_write_text
@@ -57,7 +58,7 @@ __all__ = ["PRESETS", "MAX_UNFORCED_SECONDS", "Cell", "Context", "Experiment", "
            "fmt"]
 
 #: the size presets every experiment defines
-PRESETS = ("toy", "cpu", "gpu")
+PRESETS = REPRODUCE_PRESETS
 #: a run whose estimated wall time exceeds this is refused before any work unless ``force``
 #: (the gpu preset on a CPU was estimated at ~6 days: one flag away from a silent week)
 MAX_UNFORCED_SECONDS = 6 * 3600.0
@@ -207,9 +208,9 @@ def apply_overrides(params: dict[str, Any], overrides: dict[str, Any], where: st
 # -- small shared utilities ---------------------------------------------------------------------
 def to_jsonable(obj: Any) -> Any:
     """Plain JSON values (numpy converted, non-finite floats as ``null``/``"inf"``)."""
-    from ditgp.numerics.bundle import _jsonable
+    from ditgp.numerics.jsonable import jsonable
 
-    return _jsonable(obj)
+    return jsonable(obj, nonfinite="string")
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -1,6 +1,6 @@
 """``ditgp reproduce decay``: does faster kernel decay let a smaller network learn the score?
 
-**The claim** (THEORY.md §3, §5).  The network the theory builds needs ``M = O(w(ε))``
+**The claim** (docs/theory.md §5, §8).  The network the theory builds needs ``M = O(w(ε))``
 attention heads, ``w(ε)`` the window of gaps where the temporal kernel ``γ`` still matters;
 ``w(ε)`` grows as ``γ`` decays more slowly (exponential ``log(1/ε)``, polynomial
 ``ε^{-1/(ν-1)}``, logarithmic ``H − 1`` at finite ``H``), and the distribution error scales
@@ -49,7 +49,7 @@ at ``val_points`` times, never trained on), keeps the best EMA state and stops w
 improved by ``VAL_MIN_REL`` for ``patience`` evaluations (after ``min_steps``) or at
 ``max_steps``.  The selected network is then measured on a separate **test** set (seeded
 ``EVAL_SEED``, the same draws for every cell: common inputs for a measurement), with the
-control-variate DSM excess (:func:`ditgp.verify.trained.dsm_excess`: the network's loss minus
+control-variate DSM excess (:func:`ditgp.verify.compare_trained.dsm_excess`: the network's loss minus
 the exact score's on the same draws) as a cross-check of the identity, and the same excess on
 the cell's training sequences (below 0 = memorised).  A cell is short (minutes on a CPU);
 an interrupted cell restarts, finished cells are skipped (``run_experiment``).
@@ -456,7 +456,7 @@ def _evaluate(net, spec, t_grid: np.ndarray, eval_n: int, dsm_n: int,
     from ditgp.models.data import independent_frames_score
     from ditgp.numerics.oracle import Oracle
 
-    from ..trained import dsm_excess
+    from ..compare_trained import dsm_excess
 
     oracle = Oracle.for_spec(spec)
     score = _score_fn(net, spec)

@@ -27,11 +27,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ditgp.theory.choices import EXECUTORS as EXECUTOR_NAMES
 from ditgp.theory.errors import SpecError
 
 __all__ = ["EXECUTORS", "MAX_RETRIES", "INSTALL_HINT", "require_ray", "run_on_ray"]
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = EXECUTOR_NAMES
 #: retries of a cell whose worker died (Ray's default for tasks)
 MAX_RETRIES = 3
 INSTALL_HINT = 'Ray installed (pip install -e ".[cluster]", or pip install "ray==2.60.0")'

@@ -78,10 +78,11 @@ def locked_experiment_folder(fn: Callable) -> Callable:
 # -- records -------------------------------------------------------------------------------------
 def cell_hash(rec: dict[str, Any]) -> str:
     """sha256 of a cell record's content (every key but ``sha256``, as canonical JSON)."""
-    from .base import to_jsonable
+    from ditgp.numerics.jsonable import jsonable
 
     body = {k: v for k, v in rec.items() if k != "sha256"}
-    text = json.dumps(to_jsonable(body), sort_keys=True, separators=(",", ":"), allow_nan=True)
+    text = json.dumps(jsonable(body, nonfinite="string"), sort_keys=True, separators=(",", ":"),
+                      allow_nan=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -103,7 +104,7 @@ def _load_json(path: Path, what: str, fix: str) -> Any:
 def read_cell(path: Path, cell) -> dict[str, Any]:
     """The finished record of ``cell`` in ``path``, checked: a JSON object with ``cell``,
     ``params`` (the cell's) and a ``result`` object, whose ``sha256`` is its content's."""
-    from .base import to_jsonable
+    from ditgp.numerics.jsonable import jsonable
 
     fix = f"delete {path} to recompute that cell"
     rec = _load_json(path, "a finished-cell record", fix)
@@ -113,7 +114,8 @@ def read_cell(path: Path, cell) -> dict[str, Any]:
     if rec.get("sha256") != cell_hash(rec):
         raise SpecError("--out", str(path), "a finished-cell record as ditgp wrote it (its "
                         f"content does not match its sha256: edited or damaged); {fix}")
-    if rec.get("cell") != cell.id or rec.get("params") != to_jsonable(cell.params):
+    if rec.get("cell") != cell.id or rec.get("params") != jsonable(cell.params,
+                                                                   nonfinite="string"):
         raise SpecError("--out", str(path), f"the record of cell {cell.id} with this "
                         f"experiment's parameters (it holds another cell's); {fix}")
     return rec

@@ -40,7 +40,7 @@ learned no temporal structure would "keep" its error trivially).
   operator_probe`: the Jacobian's relative error against ``−A_t⁻¹`` and its gap profile against
   the exact one — the exact operator's reach, not ``γ``'s, is what a good network must
   reproduce), the excess DSM loss over the exact score's on the same draws (``excess_cv`` of
-  :func:`ditgp.verify.trained.dsm_excess`), and the construction per ``H``: the ``gated``
+  :func:`ditgp.verify.compare_trained.dsm_excess`), and the construction per ``H``: the ``gated``
   Chebyshev network at ``construct_eps`` (its certified bound, resources and error on the same
   kind of draws) and its resources at the looser ``construct_eps_matched`` (0.1: about the
   trained network's relative error at ``t = 1``, finer than its error at smaller ``t``).  The
@@ -152,7 +152,7 @@ def batch_for(H: int, Hs: Sequence[int], batch: int, rule: str) -> int:
 def relative_errors(score_fn, X: Sequence[np.ndarray], S: Sequence[np.ndarray],
                     t: Sequence[float]) -> dict[str, list[float]]:
     """Per ``t``: pooled relative error ``‖ŝ-s‖/‖s‖`` and the excess ε-loss per element through
-    the identity ``σ_t² Σ‖ŝ-s‖²/(n·d·H)`` (THEORY.md §2), on the given draws ``X`` and exact
+    the identity ``σ_t² Σ‖ŝ-s‖²/(n·d·H)`` (docs/theory.md §2), on the given draws ``X`` and exact
     scores ``S`` (each ``(n, d, H)``)."""
     rel, exc = [], []
     for Xi, Si, ti in zip(X, S, t, strict=True):
@@ -300,7 +300,7 @@ class LengthExperiment(Experiment):
                     "heads": 4, "steps": 1000, "batch": 32, "n_eval": 64, "dsm_n": 128,
                     "net_check_max_H": 32, "net_check_n": 2,
                     "construct_Hs": [16, 32, 64, 128, 256, 512]}
-        # gpu: d = 8 and the paper's DiT (width 256, 12 layers, 16 heads; THEORY.md §6), five
+        # gpu: d = 8 and the paper's DiT (width 256, 12 layers, 16 heads; docs/theory.md §9), five
         # lengths 16…256, 1500 steps.  Cost (estimate_seconds, GPU_* constants): ≈ 50 min on
         # one H100/H200 for the default 8 seeds — see GPU_STEP_SECONDS for the throughput
         # assumed.  The probes run on the host, hence the small sketch.
@@ -395,7 +395,7 @@ class LengthExperiment(Experiment):
         excess loss of ``score_fn`` over the exact score's on the same ``(X₀, Z)``."""
         from ditgp.models.data import independent_frames_score
         from ditgp.numerics.oracle import Oracle
-        from ditgp.verify.trained import dsm_excess
+        from ditgp.verify.compare_trained import dsm_excess
 
         ev = self._evaluator(spec, p, seed)
         t = [float(x) for x in ev.t]
@@ -940,7 +940,7 @@ CPU_FLOPS = 2.2e10
 CPU_EVAL = 2e-6
 #: Assumed GPU throughput (no GPU in the session that built this preset): the paper-size DiT
 #: (width 256, 12 layers, 16 heads, batch 64 × H 96 = 6144 tokens) trains at 26.5 steps/s in
-#: float32 on one H100 (measured, issue 17) → 37.7 ms per step; a step of more work scales with
+#: float32 on one H100 (measured) → 37.7 ms per step; a step of more work scales with
 #: its flops from there, a step of less work costs the same (launch-bound).  The data stream
 #: runs on the device (its cost added by :func:`.cost.stream_seconds`, assumed there: no GPU
 #: measured it).  An H200 is at least as fast.

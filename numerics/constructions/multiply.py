@@ -1,4 +1,4 @@
-"""The ReLU multiplication module (THEORY.md §4, "Time dependence"): Yarotsky squaring.
+"""The ReLU multiplication module (docs/theory.md §8, "Time dependence"): Yarotsky squaring.
 
 For ``y ∈ [0, 1]`` let ``g(y) = 2y`` (``y ≤ ½``), ``2(1-y)`` (``y > ½``) — i.e.
 ``g(y) = 2ReLU(y) - 4ReLU(y-½)`` — and ``g_j = g∘…∘g`` (``j`` times).  Then

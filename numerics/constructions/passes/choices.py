@@ -5,12 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ditgp.theory.choices import ALGORITHMS, ATTENTION_REALISATIONS, COEFFICIENTS, TIME_CONDITIONINGS
 from ditgp.theory.errors import require
-
-ATTENTIONS = ("paper", "compact", "softmax")
-ALGORITHMS = ("gd", "chebyshev")
-TIME_CONDITIONINGS = ("fixed", "gated", "multiply")
-COEFFICIENTS = ("t", "all-t")
 
 #: Probability mass outside the data ball ‖x‖ ≤ R_x on which multiplication bounds hold.
 DATA_BALL_FAILURE = 1e-12
@@ -37,8 +33,8 @@ class Choices:
     measure_seed: int = 0
 
     def __post_init__(self) -> None:
-        require(self.attention in ATTENTIONS, "attention", self.attention,
-                "one of " + ", ".join(ATTENTIONS))
+        require(self.attention in ATTENTION_REALISATIONS, "attention", self.attention,
+                "one of " + ", ".join(ATTENTION_REALISATIONS))
         require(self.algorithm in ALGORITHMS, "algorithm", self.algorithm,
                 "one of " + ", ".join(ALGORITHMS))
         require(self.time_conditioning in TIME_CONDITIONINGS, "time_conditioning",

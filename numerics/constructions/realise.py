@@ -1,4 +1,4 @@
-"""Attention realisations of the temporal product ``v ↦ Σ Γ_w v`` (THEORY.md §4).
+"""Attention realisations of the temporal product ``v ↦ Σ Γ_w v`` (docs/theory.md §8).
 
 Each realisation returns a list of :class:`Head` descriptions; :func:`ditgp.numerics.construct`
 writes them into the attention weights by channel name.  Every head reads the iterate
@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Head", "gap_scores", "paper_heads", "compact_heads", "softmax_heads", "check_frames",
-           "REALISATIONS"]
+__all__ = ["Head", "gap_scores", "paper_heads", "compact_heads", "softmax_heads", "check_frames"]
 
 
 @dataclass(frozen=True)
@@ -131,5 +130,3 @@ def check_frames(config, X) -> None:
                         "computed for rows of length H (use a relu realisation, paper or "
                         "compact, for shorter sequences)")
 
-
-REALISATIONS = ("paper", "compact", "softmax")

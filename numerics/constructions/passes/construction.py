@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 from ditgp.theory.spec import GPSpec
 
+from ...iterations import TruncatedSystem, run_chebyshev, run_gd
+from ...oracle import Oracle
 from ..architecture import ArchConfig, Transformer, network_score
-from ..iterations import TruncatedSystem, run_chebyshev, run_gd
 from ..layout import ChannelLayout
-from ..oracle import Oracle
 from ..realise import Head, check_frames
-from .certificate import _multiply_abs_bound
 from .choices import Choices, IterationPlan, MultiplyInfo
+from .multiply_plan import multiply_abs_bound
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Construction:
         """Network output for ``X`` ``(n, d, H)`` at ``t`` (default: the construction's ``t``)."""
         t = self.t if t is None else t
         self.spec.schedule.check_time(t)
-        from ..bundle import check_served_time, served_times
+        from ...bundle import check_served_time, served_times
 
         check_served_time(t, served_times(self.choices.to_dict() | {"t": self.t}, self.spec),
                           "construction")
@@ -78,18 +78,18 @@ class Construction:
         if self.multiply is None:
             return base
         s_norm = np.linalg.norm(Oracle.for_spec(self.spec).score(X, t), axis=(1, 2))
-        abs_t = _multiply_abs_bound(self, t)
+        abs_t = multiply_abs_bound(self.spec, self.plan, self.multiply, t)
         out = base + abs_t / s_norm
         out[np.linalg.norm(X, axis=(1, 2)) > self.multiply.R_x] = np.inf
         return out
 
     @property
     def manifest(self) -> dict[str, Any]:
-        from ..bundle import build_manifest
+        from ...bundle import build_manifest
 
         return build_manifest(self)
 
     def save(self, directory: str | Path) -> Path:
-        from ..bundle import save_bundle
+        from ...bundle import save_bundle
 
         return save_bundle(self, directory)

@@ -1,7 +1,7 @@
-"""The transformer family ``T(D, L, M, B, R)`` of THEORY.md §4 — the one definition of the
+"""The transformer family ``T(D, L, M, B, R)`` of docs/theory.md §8 — the one definition of the
 architecture, used by the constructions here and by the trainable models of ``ditgp.models``.
 
-Token stream ``Y`` has shape ``(n, H, D)`` (THEORY.md writes ``Y ∈ R^{D×H}``; we keep tokens
+Token stream ``Y`` has shape ``(n, H, D)`` (the paper writes ``Y ∈ R^{D×H}``; we keep tokens
 on the second axis, channels last).  One block is
 
     Attn(Y) = Y + Σ_m g_m(t) · ReLU((Q_m Y)ᵀ(K_m Y)) V_m Y          (attention="relu")
@@ -12,11 +12,11 @@ with ``V_m = W_o[m] W_v[m]`` and optional *gates* ``g(t) = G φ(t) + c`` linear 
 features ``φ(t)`` (DiT's adaLN-Zero gating; without ``gated`` all gates are 1).  The encoder
 writes the input frame ``x_h``, the circle positional embedding
 ``e_h = r(cos 2πh/C, sin 2πh/C)``, a constant ``1`` and ``φ(t)`` into their named channels
-of a :class:`~ditgp.numerics.layout.ChannelLayout` (all other channels start at 0); the
+of a :class:`~ditgp.numerics.constructions.layout.ChannelLayout` (all other channels start at 0); the
 decoder is a linear read-out ``(d × D)`` with optional clipping to ``[-R, R]``.
 
 Time features (``ArchConfig.time_features``): ``alpha2`` = ``α_t² = e^{-t}``, ``sigma2`` =
-``σ_t² = 1 - e^{-t}`` (THEORY.md §2).
+``σ_t² = 1 - e^{-t}`` (docs/theory.md §2).
 """
 
 from __future__ import annotations
@@ -411,7 +411,7 @@ def _softmax_small(d: int, H: int, layers: int = 4, heads: int = 8, hidden: int 
 
 @register_preset("dit-paper")
 def _dit_paper(d: int = 8, H: int = 96) -> ArchConfig:
-    """The related work's default scale: hidden 256, 12 layers, 16 heads (THEORY.md §6)."""
+    """The related work's default scale: hidden 256, 12 layers, 16 heads (docs/theory.md §9)."""
     return ArchConfig(d=d, H=H, layout=_trainable_layout(d, 256), layers=12, heads=16,
                       head_dim=16, value_dim=16, attention="softmax", ffn_hidden=1024,
                       sink=True, rel_pos=True, gated=True, time_features=("alpha2", "sigma2"),

@@ -1,11 +1,11 @@
 """Batched preconditioned conjugate gradients for ``(a_r Γ + s_r I) y_r = b_r`` with a
-**certified** error (THEORY.md §2: ``A_t`` in ``Σ``'s eigenbasis is ``d`` Toeplitz systems).
+**certified** error (docs/theory.md §2: ``A_t`` in ``Σ``'s eigenbasis is ``d`` Toeplitz systems).
 
 Each row ``r`` of the batch is one symmetric positive definite Toeplitz system
 ``T_r = a_r Γ + s_r I`` (``a_r = α_t² μ_i ≥ 0``, ``s_r = σ_t² > 0``).  Products with ``Γ``
-use :class:`~ditgp.numerics.toeplitz_operator.ToeplitzOperator` (FFT, ``O(H log H)``); the
+use :class:`~ditgp.numerics.fft.toeplitz_operator.ToeplitzOperator` (FFT, ``O(H log H)``); the
 preconditioner is T. Chan's optimal circulant ``a_r C + s_r I`` (positive definite for every
-positive definite ``Γ``, see :mod:`ditgp.numerics.circulant`).
+positive definite ``Γ``, see :mod:`ditgp.numerics.fft.circulant`).
 
 **Certificate.**  For SPD ``T`` and any ``ŷ``, ``y* - ŷ = T⁻¹ r`` with ``r = b - Tŷ``, so
 

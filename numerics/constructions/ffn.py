@@ -48,7 +48,7 @@ def hidden_layout(groups: list[UnitGroup], d: int) -> ChannelLayout:
 @torch.no_grad()
 def write_ffn(ffn, layout: ChannelLayout, groups: list[UnitGroup], d: int,
               time_features: tuple[str, ...]) -> ChannelLayout:
-    """Write ``groups`` into ``ffn`` (a :class:`~ditgp.numerics.architecture.FeedForward`);
+    """Write ``groups`` into ``ffn`` (a :class:`~ditgp.numerics.constructions.architecture.FeedForward`);
     unused hidden units stay 0.  Returns the hidden layout (names → unit ranges)."""
     hidden = hidden_layout(groups, d)
     Fh, D = ffn.W_1.shape

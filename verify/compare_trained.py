@@ -12,7 +12,7 @@ serves every ``t ∈ [t0, T]``, at the run's ``t0`` and ``eps``), :func:`compare
   ε-loss ``mean‖-σ_t ŝ(X_t) - Z‖²/(dH)`` on fresh ``(X₀, Z)`` minus ``floor(t)/(dH)``, with
   its standard error (it can be negative only by Monte-Carlo noise: no network beats the
   floor), and through the identity ``excess = σ_t² E‖ŝ - s‖²/(dH)`` (``ε* = -σ_t s`` is the
-  conditional mean of ``Z``, THEORY.md §2), which is ``≥ 0`` by construction;
+  conditional mean of ``Z``, docs/theory.md §2), which is ``≥ 0`` by construction;
 * attention: mean attention weight vs gap (trained: averaged over heads and layers, and per
   layer; construction: the value-weighted profile, ``= γ_w``) against ``γ``, with Spearman,
   scaled L2 and a permutation p-value (:mod:`ditgp.verify.probes`); an optional **control**
@@ -453,7 +453,7 @@ def write_compare(out: str | Path, doc: dict[str, Any]) -> dict[str, Any]:
               "value-weighted sum is).", ""]
     lines += [f"![{p}]({p})" for p in pngs[1:]] + [""]
     atomic_write_text(out / "compare.md", "\n".join(lines))
-    from ditgp.numerics.bundle import _jsonable
+    from ditgp.numerics.jsonable import jsonable
 
-    atomic_write_text(out / "compare.json", json.dumps(_jsonable(doc), indent=2) + "\n")
+    atomic_write_text(out / "compare.json", json.dumps(jsonable(doc, nonfinite="string"), indent=2) + "\n")
     return doc

@@ -1,5 +1,5 @@
-"""Pass 3, plan → heads: the attention realisation of ``v ↦ ΣΓ_w v`` (THEORY.md §4;
-:mod:`ditgp.numerics.realise`)."""
+"""Pass 3, plan → heads: the attention realisation of ``v ↦ ΣΓ_w v`` (docs/theory.md §8;
+:mod:`ditgp.numerics.constructions.realise`)."""
 
 from __future__ import annotations
 

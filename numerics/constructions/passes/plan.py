@@ -1,4 +1,4 @@
-"""Pass 2, window → plan: iteration count ``K`` and coefficients (THEORY.md §3,
+"""Pass 2, window → plan: iteration count ``K`` and coefficients (docs/theory.md §3,
 :mod:`ditgp.theory.iterations`)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from ditgp.theory import iterations as theory_it
 from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 
-from ..iterations import TruncatedSystem
+from ...iterations import TruncatedSystem
 from .choices import Choices, IterationPlan
 from .window import _trunc_bound, _worst_coeffs, theory_tail_bound
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from ditgp.verify.trained import compare, dsm_excess, load_networks
+from ditgp.verify.compare_trained import compare, dsm_excess, load_networks
 from trained_runs import CONTROL_SPEC, SPEC, T0, control_run, tiny_run  # noqa: F401
 
 from ditgp.cli import main

@@ -1,18 +1,19 @@
 """Constructions: spec + time + accuracy + choices → a transformer with built weights.
 
 The pipeline is a chain of single-purpose passes (STYLE.md, tracr), each in its own file
-under ``numerics/passes/``, run in order by :func:`construct` (this file, the orchestrator):
+under ``numerics/constructions/passes/``, run in order by :func:`construct` (this file, the orchestrator):
 
     passes/choices.py       Choices, IterationPlan, MultiplyInfo: what the passes exchange
-    passes/window.py        spec_to_window: the truncation window w from eps (THEORY.md §3)
-    passes/plan.py          window_to_plan: iteration count K and coefficients (THEORY.md §3,
+    passes/window.py        spec_to_window: the truncation window w from eps (docs/theory.md §5)
+    passes/plan.py          window_to_plan: iteration count K and coefficients (docs/theory.md §3,
                             ditgp.theory.iterations)
-    passes/heads.py         plan_to_heads: attention realisation of v ↦ ΣΓ_w v (THEORY.md §4;
+    passes/heads.py         plan_to_heads: attention realisation of v ↦ ΣΓ_w v (docs/theory.md §8;
                             realise.py)
     passes/weights.py       plan_to_layout, _build: residual-stream layout, the ArchConfig and
                             weights written by channel name (ffn.py, multiply.py)
-    passes/certificate.py   the float64 floor of eps, multiplication bounds, resources D, L, M,
-                            params, B, R beside the theory's formulas; error vs the oracle
+    passes/multiply_plan.py the multiplication module's domain, depth and error bound
+    passes/certificate.py   the float64 floor of eps, resources D, L, M, params, B, R beside
+                            the theory's formulas; error vs the oracle
     passes/construction.py  Construction, the result
 
 **What a block computes.**  The residual stream has channels ``x`` (input frame),
@@ -21,7 +22,7 @@ under ``numerics/passes/``, run in order by :func:`construct` (this file, the or
 ``k`` the attention adds ``u = ΣΓ_w v_k`` (every realisation is exact for this product), and
 the feed-forward layer applies the update with exact ReLU pairs ``y = ReLU(y) - ReLU(-y)``:
 
-* GD (THEORY.md §3): ``v ← v + η(x - α²u - σ²v)``, ``u ← 0``;
+* GD (docs/theory.md §3): ``v ← v + η(x - α²u - σ²v)``, ``u ← 0``;
 * Chebyshev: ``v ← v + (ω_{k+1}/θ)(x - α²u - σ²v) + (ω_{k+1}-1)(v - v_prev)``, ``v_prev ← v``,
   ``u ← 0``.
 
@@ -51,19 +52,14 @@ from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 
 from .passes.certificate import (
-    _abs_from_gains,
     _check_eps_floor,
-    _multiply_abs_bound,
-    _multiply_setup,
-    _perturbation_gains,
-    _step_coeffs,
     measure_error,
     module_resources,
     spectrum_ends_of,
 )
 from .passes.choices import (
     ALGORITHMS,
-    ATTENTIONS,
+    ATTENTION_REALISATIONS,
     COEFFICIENTS,
     DATA_BALL_FAILURE,
     DOMAIN_MARGIN,
@@ -75,6 +71,7 @@ from .passes.choices import (
 )
 from .passes.construction import Construction
 from .passes.heads import plan_to_heads
+from .passes.multiply_plan import plan_multiply
 from .passes.plan import window_to_plan
 from .passes.weights import (
     _build,
@@ -94,16 +91,16 @@ from .passes.window import (
 )
 
 # Every name this module defined before the passes moved to their own files stays importable
-# from here (``from ditgp.numerics.construct import ...``).
+# from here (``from ditgp.numerics.constructions.construct import ...``).
 _REEXPORTED = (
-    _abs_from_gains, _multiply_abs_bound, _perturbation_gains, _step_coeffs, spectrum_ends_of,
+    spectrum_ends_of,
     DATA_BALL_FAILURE, DOMAIN_MARGIN, MEASURE_SAMPLES, COEFFICIENTS, IterationPlan, MultiplyInfo,
     _multiply_groups, _output_bound, _time_features, _update_groups, _write_attention,
     plan_to_layout, _finite_tails, _trunc_bound, _worst_coeffs, module_resources, measure_error,
 )
 
 __all__ = [
-    "ATTENTIONS",
+    "ATTENTION_REALISATIONS",
     "ALGORITHMS",
     "TIME_CONDITIONINGS",
     "Choices",
@@ -117,7 +114,7 @@ __all__ = [
 def construct(spec: GPSpec, t: float | None = None, eps: float = 1e-6, attention: str = "compact",
               algorithm: str = "chebyshev", time_conditioning: str = "fixed",
               window: int | None = None, **options: Any) -> Construction:
-    """Build a transformer whose forward pass is the unrolled ``algorithm`` (THEORY.md §3–4).
+    """Build a transformer whose forward pass is the unrolled ``algorithm`` (docs/theory.md §3 and §8).
 
     ``t`` defaults to ``t0`` (the hardest time); for ``gated``/``multiply`` it is only the
     time at which the error is measured.  Further ``options``: ``truncation_share``,
@@ -144,7 +141,7 @@ def construct(spec: GPSpec, t: float | None = None, eps: float = 1e-6, attention
         plan, system = window_to_plan(spec, choices, t, w, tail,
                                       iteration_target=(1 - choices.multiply_share) * remaining)
         mult_target = choices.eps - plan.error_bound
-        minfo = _multiply_setup(spec, plan, system, mult_target)
+        minfo = plan_multiply(spec, plan, system, mult_target)
     heads = plan_to_heads(spec, choices, plan)
     con = _build(spec, choices, t, plan, heads, minfo)
     con.resources = module_resources(con)

@@ -6,7 +6,7 @@ the symmetric circulant of size ``N ≥ 2H - 1`` with first column
 because ``c`` is symmetric), computed once.  A product with ``k`` rows costs one real FFT
 pair of length ``N``: ``O(k N log N)`` time and ``O(k N)`` memory per chunk of rows.
 
-The same machinery as :func:`ditgp.numerics.toeplitz.toeplitz_matmul`, but the symbol is
+The same machinery as :func:`ditgp.numerics.fft.toeplitz.toeplitz_matmul`, but the symbol is
 kept (an operator, not a one-off product) and rows are processed in chunks so that the
 working memory stays ``O(chunk · H)`` whatever the batch.
 """

@@ -1,4 +1,4 @@
-"""Pass 1, spec → window: the truncation window ``w`` from ``eps`` (THEORY.md §3 "Truncation")."""
+"""Pass 1, spec → window: the truncation window ``w`` from ``eps`` (docs/theory.md §5)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from ditgp.theory import iterations as theory_it
 from ditgp.theory.spec import GPSpec
 
-from ..oracle import Oracle
+from ...oracle import Oracle
 from .choices import Choices
 
 

@@ -1,16 +1,16 @@
 """The exact score at long ``H`` in ``O(dH log H)`` per sequence, with a certified error
-(THEORY.md §2, exploiting that ``Γ`` is Toeplitz).
+(docs/theory.md §2, exploiting that ``Γ`` is Toeplitz).
 
 ``A_t = α_t²(Γ⊗Σ) + σ_t²I``; in ``Σ``'s eigenbasis (``Σ = U_Σ diag(μ) U_Σᵀ``, ``d × d``) it
 splits into ``d`` Toeplitz systems ``T_i = α_t² μ_i Γ + σ_t² I``.  :class:`FFTOracle` mirrors
 :class:`~ditgp.numerics.oracle.Oracle` (``score``, ``solve``, ``sample``, ``bayes_floor``,
 ``log_density``) without ever forming ``Γ``:
 
-* solves by preconditioned CG (:mod:`ditgp.numerics.toeplitz_solve`), stopped on the
+* solves by preconditioned CG (:mod:`ditgp.numerics.fft.toeplitz_solve`), stopped on the
   certificate ``‖v̂ - v*‖ ≤ ‖r‖/λ_lo`` with ``λ_lo`` from
   :func:`ditgp.theory.spectral.eigenvalue_bounds` (rigorous for every ``H``);
   :meth:`FFTOracle.solve_certified` returns the bound per sequence;
-* samples by circulant embedding (:mod:`ditgp.numerics.circulant_embedding`);
+* samples by circulant embedding (:mod:`ditgp.numerics.fft.circulant_embedding`);
 * the Bayes floor **exactly** from one column of each ``T_i⁻¹`` (Gohberg–Semencul trace),
   with a rigorous error bound from the CG certificate;
 * ``log p`` with the quadratic form exact (certified solve) and ``log det A_t`` by
@@ -36,11 +36,11 @@ from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 from ditgp.theory.spectral import eigenvalue_bounds
 
+from ..speccache import SpecCache
 from .circulant import chan_eigenvalues
 from .circulant_embedding import CirculantEmbedding, block_normals
 from .gohberg_semencul import trace_inverse
 from .lanczos import Extremes, lanczos, quadrature, ritz_extremes
-from .speccache import SpecCache
 from .split_toeplitz import AmmarGaderInverse, SplitToeplitz
 from .toeplitz_operator import CHUNK_ELEMENTS, FFT_WORKERS
 from .toeplitz_solve import ROUNDING_FACTOR, ToeplitzShiftSolver
@@ -121,7 +121,7 @@ class ShiftInverse:
 @dataclass(frozen=True)
 class FloorEstimate:
     """Bayes floor ``value`` with ``|value - exact| ≤ error_bound`` (rigorous, see
-    :func:`~ditgp.numerics.gohberg_semencul.trace_inverse`)."""
+    :func:`~ditgp.numerics.fft.gohberg_semencul.trace_inverse`)."""
 
     value: float
     error_bound: float
@@ -383,7 +383,7 @@ class FFTOracle:
     @property
     def embedding(self) -> CirculantEmbedding:
         """The circulant embedding of ``Γ`` (built on first use; may raise
-        :class:`~ditgp.numerics.circulant_embedding.EmbeddingError`)."""
+        :class:`~ditgp.numerics.fft.circulant_embedding.EmbeddingError`)."""
         with self._lock:
             if self._embedding is None:
                 self._embedding = CirculantEmbedding(self.spec.kernel.gamma, self.H)
@@ -393,7 +393,7 @@ class FFTOracle:
         """``n`` exact draws ``(n, d, H)`` of ``N(0, Γ⊗Σ)`` (``t=None``) or of ``N(0, A_t)``.
 
         Law: ``rng = default_rng(seed)``; ``Z = embedding.sample(n·d, rng)`` reshaped to
-        ``(n, d, H)`` (see :mod:`~ditgp.numerics.circulant_embedding`: blocks of independent
+        ``(n, d, H)`` (see :mod:`~ditgp.numerics.fft.circulant_embedding`: blocks of independent
         streams spawned from ``rng``); ``X = U_Σ diag(√μ) Z``; with ``t``: ``X_t = α_t X +
         σ_t W``, ``W = block_normals(rng, n·d, H)`` (rows in blocks of 16, each block from
         its own child of a second ``rng.spawn``), reshaped to ``(n, d, H)``.

@@ -1,6 +1,6 @@
 """Pass 4, plan + heads → weights: residual-stream layout, the ArchConfig, feed-forward
-programs and attention weights written by channel name (:mod:`ditgp.numerics.ffn`,
-:mod:`ditgp.numerics.multiply`)."""
+programs and attention weights written by channel name (:mod:`ditgp.numerics.constructions.ffn`,
+:mod:`ditgp.numerics.constructions.multiply`)."""
 
 from __future__ import annotations
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ditgp.numerics.fft_oracle import FFTOracle
+from ditgp.numerics.fft.fft_oracle import FFTOracle
 from ditgp.numerics.oracle import Oracle
-from ditgp.verify.longseq import CLAIMS, claim, examples, inputs
+from ditgp.verify.claims import claim
+from ditgp.verify.claims.fft import CLAIMS, examples, inputs
 from hypothesis import given, settings
 
 
@@ -95,7 +96,7 @@ def test_embedding_claim_rejects_kernels_that_do_not_embed():
     from ditgp.theory.kernels import kernel
     from ditgp.theory.spec import GPSpec
     from ditgp.verify.claims.base import TimedDraw
-    from ditgp.verify.longseq import check_embedding
+    from ditgp.verify.claims.fft import check_embedding
     from hypothesis import given, settings
     from hypothesis import strategies as st
     from hypothesis.errors import Unsatisfiable
