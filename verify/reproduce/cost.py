@@ -8,8 +8,8 @@ H 12–512, with and without a finite training set) by ``c0 + c1·normals + c2·
 ``Z``) or ``b·d·H`` with a training set (``Z`` only), ``MACs = 3·b·d·H·(H + d)`` the exact
 Kronecker transform (GP draws only).  Paper preset (64 × 8 × 96): 2.6 ms per batch.
 
-**Stream, GPU (assumed, not measured: no GPU was lent in the session that wrote the device
-stream).**  About 170 small kernels per batch (Philox rounds, Box–Muller, six GEMMs) at ~6 µs
+**Stream, GPU (assumed, not measured: the device stream has not been timed
+on a GPU).**  About 170 small kernels per batch (Philox rounds, Box–Muller, six GEMMs) at ~6 µs
 of launch each ≈ 1 ms, plus memory traffic of ~200 bytes per normal at ~1 TB/s; it runs on a
 side stream while the previous step computes, so this is an upper bound of what it adds.
 

@@ -938,7 +938,7 @@ CPU_STEP_LAYER = 3e-3
 CPU_FLOPS = 2.2e10
 #: CPU seconds per evaluated draw, frame and layer (forward, float32, the cpu preset's DiT)
 CPU_EVAL = 2e-6
-#: Assumed GPU throughput (no GPU in the session that built this preset): the paper-size DiT
+#: Assumed GPU throughput (this preset was not run on a GPU): the paper-size DiT
 #: (width 256, 12 layers, 16 heads, batch 64 × H 96 = 6144 tokens) trains at 26.5 steps/s in
 #: float32 on one H100 (measured) → 37.7 ms per step; a step of more work scales with
 #: its flops from there, a step of less work costs the same (launch-bound).  The data stream

@@ -90,15 +90,17 @@ N_SHOW = 3
 STRIP_FRAMES = 12
 
 #: cost model (seconds): per training step ``STEP_S0 + STEP_S1 · batch·H·(12·depth·width² +
-#: 2·d·width)·1e-9`` on one core of the 2-core machine, fitted on the cpu preset (module
-#: docstring of base.py); per sampler step and sequence ``SAMPLE_S1`` times the same size
+#: 2·d·width)·1e-9`` on one core of the 2-core machine, fitted on the cpu preset's run of
+#: 2026-12-03 (5,567 s of CPU for its 14 cells beside another job, load ≈ 3: 31 ms per step;
+#: the pilot on a quieter machine gave 15.5 ms, so a quiet run may take less); per sampler
+#: step and sequence ``SAMPLE_S1`` times the same size
 #: factor; a fixed ``CELL_S`` for imports, data and probes.  GPU: ``GPU_STEPS_PER_S`` steps/s
 #: (the assumption the gpu preset is sized on, paper-sized DiT at batch 64 on one H100), plus
 #: four checkpoints of ``16·params`` bytes (model, EMA, two Adam moments) written and hashed at
 #: ``GPU_CKPT_BYTES_PER_S`` and ``GPU_CELL_S`` for data, CPU probes and export (assumed).  The
 #: data stream's cost per batch (given data: only the noise is drawn) is added by
 #: :func:`.cost.stream_seconds` (CPU measured; GPU assumed, not measured).
-STEP_S0, STEP_S1, SAMPLE_S1, CELL_S = 0.004, 0.066, 0.05, 15.0
+STEP_S0, STEP_S1, SAMPLE_S1, CELL_S = 0.0084, 0.139, 0.05, 15.0
 GPU_STEPS_PER_S, GPU_CKPT_BYTES_PER_S, GPU_CELL_S = 25.0, 0.5e9, 60.0
 #: a GPU step is the slower of the measured paper-DiT step (launch-bound at that size) and the
 #: training FLOPs ``6 · parameters · tokens`` at ``GPU_FLOPS`` (float32 on one H100, assumed
