@@ -4,12 +4,16 @@
 * hypothesis runs derandomised, without a database and without deadlines (numerics);
 * every test starts from fixed seeds;
 * BLAS runs single-threaded: ``pytest -n 2`` already uses both cores, and oversubscribed
-  BLAS threads made 512×512 eigensolves 20–100× slower.
+  BLAS threads made 512×512 eigensolves 20–100× slower;
+* SIGINT is made deliverable: a shell without job control starts background jobs with SIGINT
+  ignored, children inherit an ignored signal, and the tests that send SIGINT to a ``ditgp``
+  process would then see it run on (measured: ``nohup bash .ci/run &`` failed three of them).
 """
 
 from __future__ import annotations
 
 import random
+import signal
 
 import numpy as np
 import pytest
@@ -17,6 +21,9 @@ from hypothesis import HealthCheck, settings
 from threadpoolctl import threadpool_limits
 
 threadpool_limits(limits=1)
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 settings.register_profile(
     "ditgp",
