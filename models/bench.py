@@ -106,7 +106,7 @@ def _preset_spec(preset: str, spec=None):
     return p, spec or GPSpec(kernel("laplace", ell=4.0), H=p.H, d=p.d)
 
 
-def _check_device(device: str) -> torch.device:
+def check_device(device: str) -> torch.device:
     from ditgp.theory.errors import SpecError
 
     try:
@@ -154,7 +154,7 @@ def bench_stream(preset: str = "paper", device: str = "cpu", *, batches: int = 1
 
     from ditgp.models import GPStream
 
-    dev = _check_device(device)
+    dev = check_device(device)
     p, spec = _preset_spec(preset, spec)
     stream = GPStream(spec, batch=p.batch, seed=0, device=dev)
     times = _stream_times(stream, dev, batches, raw=True)
@@ -180,7 +180,7 @@ def bench_train(preset: str = "tiny", device: str = "cpu", *, steps: int | None 
     from ditgp.theory.errors import SpecError
     from tqdm.auto import tqdm
 
-    dev = _check_device(device)
+    dev = check_device(device)
     p, spec = _preset_spec(preset, spec)
     if steps is not None and (not isinstance(steps, int) or steps < 1):
         raise SpecError("--steps", steps, "an integer ≥ 1")

@@ -19,7 +19,7 @@ DEFAULT_KAPPAS = (10.0, 100.0, 1e3, 1e4)
 DEFAULT_WINDOWS = (1, 2, 4, 8, 16, 32, 63)
 
 
-def _progress(items, desc: str, progress: bool):
+def progress_bar(items, desc: str, progress: bool):
     items = list(items)
     if not progress:
         return items
@@ -55,7 +55,7 @@ def bench_oracle(sizes: Iterable[tuple[int, int]] = DEFAULT_SIZES, batch: int = 
     from .oracle import Oracle, dense_covariance, unvec, vec
 
     out: dict[str, Any] = {"batch": batch, "t": t, "sizes": []}
-    for H, d in _progress(sizes, "oracle bench", progress):
+    for H, d in progress_bar(sizes, "oracle bench", progress):
         spec = GPSpec(kernel("laplace", ell=4.0), H=H, d=d, spatial=Spatial("ar", rho=0.5))
         t0 = time.perf_counter()
         oracle = Oracle(spec)
@@ -102,7 +102,7 @@ def bench_depth(kappas: Iterable[float] = DEFAULT_KAPPAS, eps: float = 1e-6,
     from .constructions.realise import compact_heads, paper_heads
 
     rows = []
-    for kappa in _progress(kappas, "depth bench", progress):
+    for kappa in progress_bar(kappas, "depth bench", progress):
         gd = it.gd_steps(1.0, kappa, eps)
         ch = it.chebyshev_steps(1.0, kappa, eps)
         rows.append({"kappa": kappa, "gd_layers": gd, "chebyshev_layers": ch, "ratio": gd / ch,
@@ -153,7 +153,7 @@ def bench_device(device: str = "cpu", H: int = 128, d: int = 8, batch: int = 256
                            "error_bound": con.error_bound, "dtypes": {}}
     if device.startswith("cuda"):
         out["device_name"] = torch.cuda.get_device_name(device)
-    for dtype in _progress(("float64", "float32"), "device bench", progress):
+    for dtype in progress_bar(("float64", "float32"), "device bench", progress):
         net = Transformer(con.config.replace(dtype=dtype))
         net.load_state_dict({k: v.to(net.config.torch_dtype) for k, v in
                              con.module.state_dict().items()})

@@ -86,7 +86,7 @@ def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] 
     from ditgp.theory.spec import GPSpec, Spatial
     from ditgp.theory.spectral import eigenvalue_bounds
 
-    from .bench import _progress
+    from .bench import progress_bar
     from .fft.fft_oracle import FFTOracle
     from .oracle import Oracle, dense_covariance, vec
 
@@ -100,7 +100,7 @@ def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] 
     for kname in kernels:
         k = kernel(kname, **KERNEL_PARAMS.get(kname, {}))
         eigenvalue_bounds(k)  # H-independent part of the bounds (cached), not a per-H cost
-        for H in _progress(lengths, f"bench long {kname}", progress):
+        for H in progress_bar(lengths, f"bench long {kname}", progress):
             spec = GPSpec(k, H=H, d=d, spatial=Spatial("ar", rho=0.5))
             row: dict[str, Any] = {"kernel": k.describe(), "H": H, "d": d, "batch": batch}
             FFTOracle.clear_cache()

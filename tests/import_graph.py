@@ -199,3 +199,49 @@ def cycles(root: Path = ROOT) -> list[list[str]]:
         if v not in index:
             visit(v)
     return out
+
+
+def private_imports(root: Path = ROOT) -> list[str]:
+    """Underscore names one module of the package takes from another: ``from X import _name``,
+    and ``X._name`` read through a module bound by ``import X`` or ``from P import X``.
+    Dunder names (``__version__``) are public; a module's own names do not count."""
+    mods = modules(root)
+    bad: list[str] = []
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+    for name, path in mods.items():
+        package = name if path.stem == "__init__" else name.rpartition(".")[0]
+        tree = ast.parse(path.read_text(), filename=str(path))
+        rel = path.relative_to(root).as_posix()
+        bound: dict[str, str] = {}  # local name → internal module it is bound to
+        for node, _top in _walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if is_internal(a.name):
+                        if a.asname:
+                            bound[a.asname] = a.name
+                        if any(private(p) for p in a.name.split(".")):
+                            bad.append(f"{rel}:{node.lineno}: import {a.name}")
+                continue
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                stem = ".".join(base + ([node.module] if node.module else []))
+            else:
+                stem = node.module or ""
+            if not is_internal(stem):
+                continue
+            for a in node.names:
+                sub = f"{stem}.{a.name}"
+                if sub in mods:
+                    bound[a.asname or a.name] = sub
+                if stem != name and private(a.name):
+                    bad.append(f"{rel}:{node.lineno}: from {stem} import {a.name}")
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in bound and bound[node.value.id] != name
+                    and private(node.attr)):
+                bad.append(f"{rel}:{node.lineno}: {bound[node.value.id]}.{node.attr}")
+    return sorted(set(bad))

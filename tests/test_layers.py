@@ -130,3 +130,22 @@ def test_a_planted_cycle_through_a_function_level_import_fails(tree: Path):
             "def _planted():\n    from .bundle import load_bundle\n    return load_bundle\n")
     found = _unexplained_cycles(tree)
     assert found and {"ditgp.numerics.oracle", "ditgp.numerics.bundle"} <= set(found[0])
+
+
+# -- private names ---------------------------------------------------------------------------
+def test_no_underscore_name_is_imported_across_modules():
+    """A name one module of the package takes from another is public: ``from X import _name``
+    and ``X._name`` through an imported module are refused (tests may reach private names)."""
+    assert g.private_imports() == []
+
+
+def test_a_planted_private_import_fails(tree: Path):
+    assert g.private_imports(tree) == []
+    _append(tree / "numerics" / "oracle.py",
+            "def _planted():\n    from ditgp.theory.spec import _private\n    return _private\n")
+    _append(tree / "verify" / "report.py",
+            "def _planted():\n    from ditgp.numerics import bundle\n    return bundle._secret\n")
+    bad = g.private_imports(tree)
+    assert len(bad) == 2, bad
+    assert "from ditgp.theory.spec import _private" in bad[0] and bad[0].startswith("numerics/oracle.py:")
+    assert "ditgp.numerics.bundle._secret" in bad[1] and bad[1].startswith("verify/report.py:")

@@ -304,9 +304,9 @@ def compare(run, *, bundle=None, t_grid: list[float] | None = None, n: int = DEF
 
 def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     from .operator import plot_gap_profiles
-    from .report import _pyplot, _save
+    from .report import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     rows = doc["errors"]["rows"]
     t = [r["t"] for r in rows]
     names = [plot_gap_profiles(out / "operator_gap_profile.png", doc["operator"])]
@@ -321,7 +321,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("relative score error ‖ŝ − s‖/‖s‖ (dimensionless)")
     ax.set_title("score error on identical oracle draws")
     ax.legend(fontsize=8)
-    _save(fig, out / "errors.png")
+    save_figure(fig, out / "errors.png")
     plt.close(fig)
     names.append("errors.png")
 
@@ -336,7 +336,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("excess ε-loss over Bayes floor (per element)")
     ax.set_title("excess DSM loss (bars: direct MC estimate ± 2 SE)")
     ax.legend(fontsize=8)
-    _save(fig, out / "excess_loss.png")
+    save_figure(fig, out / "excess_loss.png")
     plt.close(fig)
     names.append("excess_loss.png")
 
@@ -358,7 +358,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("attention weight, best-scaled (γ units)")
     ax.set_title("attention profile vs temporal kernel")
     ax.legend(fontsize=7)
-    _save(fig, out / "attention_profile.png")
+    save_figure(fig, out / "attention_profile.png")
     plt.close(fig)
     names.append("attention_profile.png")
 
@@ -370,7 +370,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
         ax.set_xlabel("key frame j")
         ax.set_ylabel("query frame i")
         fig.colorbar(im, ax=ax, fraction=0.046, label="attention weight")
-    _save(fig, out / "attention_heatmaps.png")
+    save_figure(fig, out / "attention_heatmaps.png")
     plt.close(fig)
     names.append("attention_heatmaps.png")
 
@@ -385,7 +385,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("distance to nearest GD/Chebyshev iterate (relative to ‖A⁻¹x‖)")
     ax.set_title("layer ↔ iteration")
     ax.legend(fontsize=8)
-    _save(fig, out / "layer_distance.png")
+    save_figure(fig, out / "layer_distance.png")
     plt.close(fig)
     names.append("layer_distance.png")
     return names

@@ -256,9 +256,9 @@ def distribution_report(X, spec: GPSpec, t: float | None = None, fit: str = "aut
 
 
 def _plot_autocorrelation(path, reports: dict[str, dict[str, Any]]) -> None:
-    from .report import _pyplot, _save
+    from .report import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     first = next(iter(reports.values()))["autocorrelation"]
     ax.plot(first["lags"], first["target"], "k-", lw=2, label="truth ρ(m)")
@@ -270,14 +270,14 @@ def _plot_autocorrelation(path, reports: dict[str, dict[str, Any]]) -> None:
     ax.set_ylabel("autocorrelation ρ(m) (dimensionless)")
     ax.set_title("per-lag temporal autocorrelation of samples")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
 def _plot_spatial(path, rep: dict[str, Any]) -> None:
-    from .report import _pyplot, _save
+    from .report import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     S, C = np.asarray(rep["spatial"]["estimate"]), np.asarray(rep["spatial"]["target"])
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
     lim = float(np.max(np.abs(C)))
@@ -288,7 +288,7 @@ def _plot_spatial(path, rep: dict[str, Any]) -> None:
         ax.set_xlabel("coordinate j")
         ax.set_ylabel("coordinate i")
         fig.colorbar(im, ax=ax, fraction=0.046, label="covariance (data units²)")
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

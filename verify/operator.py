@@ -377,9 +377,9 @@ def plot_gap_profiles(path, probes: dict[str, dict[str, Any]]) -> str:
     and the Γ = I model (0 beyond gap 0, drawn at gap 0 only)."""
     from pathlib import Path
 
-    from .report import _pyplot, _save
+    from .report import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     first = next(iter(probes.values()))
     ts = first["t"]
     fig, axes = plt.subplots(1, len(ts), figsize=(3.6 * len(ts), 3.4), squeeze=False)
@@ -403,7 +403,7 @@ def plot_gap_profiles(path, probes: dict[str, dict[str, Any]]) -> str:
     fig.suptitle("Jacobian ∂ŝ/∂X by gap: network vs exact operator (bars: spread over base points)",
                  fontsize=9)
     out = Path(path)
-    _save(fig, out)
+    save_figure(fig, out)
     plt.close(fig)
     return out.name
 

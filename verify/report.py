@@ -39,7 +39,7 @@ PLOT_KERNELS = {
 }
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
     import io
 
     buf = io.BytesIO()
@@ -47,7 +47,7 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -63,7 +63,7 @@ def plot_error_vs_layers(path: Path, spec: GPSpec | None = None, t: float = 0.05
     from ditgp.theory import iterations as tit
     from ditgp.verify.compare import gp_draws, noised, relative_l2
 
-    plt = _pyplot()
+    plt = pyplot()
     spec = spec or GPSpec(kernel("laplace", ell=3.0), H=16, d=2)
     X, _ = noised(spec, gp_draws(spec, 4, 0), t, 1)
     from ditgp.numerics.oracle import exact_score
@@ -98,7 +98,7 @@ def plot_error_vs_layers(path: Path, spec: GPSpec | None = None, t: float = 0.05
     if shown.size:  # no empty decades: from half the smallest plotted value to 1.5× the largest
         ax.set_ylim(0.5 * float(shown.min()), 1.5 * float(shown.max()))
     ax.legend(fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return data
 
@@ -117,7 +117,7 @@ def plot_attention(path: Path, H: int = 24, delta: float = 1e-2, t: float = 0.1)
     from ditgp.verify.adapters import effective_mixing
     from ditgp.verify.strategies import ConstructionRequest
 
-    plt = _pyplot()
+    plt = pyplot()
     ks = _kernels_by_class()
     fig, axes = plt.subplots(3, len(ks), figsize=(3.8 * len(ks), 10), layout="constrained")
     data: dict[str, Any] = {}
@@ -151,7 +151,7 @@ def plot_attention(path: Path, H: int = 24, delta: float = 1e-2, t: float = 0.1)
         ax.set_xlabel("gap m = |h - j|", fontsize=7)
         ax.set_title(f"max |mixing - Γ_w| = {err:.1e}", fontsize=8)
         ax.legend(fontsize=6)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return data
 
@@ -160,7 +160,7 @@ def plot_window(path: Path, deltas: Sequence[float] = tuple(10.0 ** -e for e in 
                 H: int = 4096) -> dict[str, Any]:
     from ditgp.theory.truncation import window
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     data: dict[str, Any] = {}
     for cls, k in _kernels_by_class().items():
@@ -172,7 +172,7 @@ def plot_window(path: Path, deltas: Sequence[float] = tuple(10.0 ** -e for e in 
     ax.set_xlabel("tail level δ")
     ax.set_ylabel("window w(δ)")
     ax.legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return data
 
@@ -181,7 +181,7 @@ def plot_eigenvalue_bounds(path: Path, Hs: Sequence[int] = (2, 4, 8, 16, 32, 64,
                            ) -> dict[str, Any]:
     from ditgp.theory.spectral import eigenvalue_bounds
 
-    plt = _pyplot()
+    plt = pyplot()
     ks = _kernels_by_class()
     fig, axes = plt.subplots(1, len(ks), figsize=(3.4 * len(ks), 3.6))
     data: dict[str, Any] = {}
@@ -204,7 +204,7 @@ def plot_eigenvalue_bounds(path: Path, Hs: Sequence[int] = (2, 4, 8, 16, 32, 64,
         ax.set_xlabel("H (frames)")
         ax.set_ylabel(r"eigenvalue of $\Gamma_H$")
         ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return data
 

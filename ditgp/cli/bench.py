@@ -203,11 +203,11 @@ def _model_device(args: argparse.Namespace) -> str:
     """``--device`` of train/stream: cpu or cuda[:N], checked before any work."""
     import torch
 
-    from ditgp.models.bench import _check_device
+    from ditgp.models.bench import check_device
 
     if args.device is None:
         return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(_check_device(args.device))
+    return str(check_device(args.device))
 
 
 def _run_stream(args: argparse.Namespace) -> int:

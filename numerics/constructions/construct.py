@@ -9,7 +9,7 @@ under ``numerics/constructions/passes/``, run in order by :func:`construct` (thi
                             ditgp.theory.iterations)
     passes/heads.py         plan_to_heads: attention realisation of v ↦ ΣΓ_w v (docs/theory.md §8;
                             realise.py)
-    passes/weights.py       plan_to_layout, _build: residual-stream layout, the ArchConfig and
+    passes/weights.py       plan_to_layout, build_weights: residual-stream layout, the ArchConfig and
                             weights written by channel name (ffn.py, multiply.py)
     passes/multiply_plan.py the multiplication module's domain, depth and error bound
     passes/certificate.py   the float64 floor of eps, resources D, L, M, params, B, R beside
@@ -51,53 +51,23 @@ from typing import Any
 from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 
-from .passes.certificate import (
-    _check_eps_floor,
-    measure_error,
-    module_resources,
-    spectrum_ends_of,
-)
-from .passes.choices import (
-    ALGORITHMS,
-    ATTENTION_REALISATIONS,
-    COEFFICIENTS,
-    DATA_BALL_FAILURE,
-    DOMAIN_MARGIN,
-    MEASURE_SAMPLES,
-    TIME_CONDITIONINGS,
-    Choices,
-    IterationPlan,
-    MultiplyInfo,
-)
+# The ``X as X`` imports are explicit re-exports: names this module defined before the passes
+# moved to their own files stay importable from here.
+from .passes.certificate import check_eps_floor, measure_error, module_resources
+from .passes.certificate import spectrum_ends_of as spectrum_ends_of
+from .passes.choices import ALGORITHMS, ATTENTION_REALISATIONS, TIME_CONDITIONINGS, Choices, IterationPlan
+from .passes.choices import COEFFICIENTS as COEFFICIENTS
+from .passes.choices import DATA_BALL_FAILURE as DATA_BALL_FAILURE
+from .passes.choices import DOMAIN_MARGIN as DOMAIN_MARGIN
+from .passes.choices import MEASURE_SAMPLES as MEASURE_SAMPLES
+from .passes.choices import MultiplyInfo as MultiplyInfo
 from .passes.construction import Construction
 from .passes.heads import plan_to_heads
 from .passes.multiply_plan import plan_multiply
 from .passes.plan import window_to_plan
-from .passes.weights import (
-    _build,
-    _multiply_groups,
-    _output_bound,
-    _time_features,
-    _update_groups,
-    _write_attention,
-    plan_to_layout,
-)
-from .passes.window import (
-    _finite_tails,
-    _trunc_bound,
-    _worst_coeffs,
-    spec_to_window,
-    theory_tail_bound,
-)
-
-# Every name this module defined before the passes moved to their own files stays importable
-# from here (``from ditgp.numerics.constructions.construct import ...``).
-_REEXPORTED = (
-    spectrum_ends_of,
-    DATA_BALL_FAILURE, DOMAIN_MARGIN, MEASURE_SAMPLES, COEFFICIENTS, IterationPlan, MultiplyInfo,
-    _multiply_groups, _output_bound, _time_features, _update_groups, _write_attention,
-    plan_to_layout, _finite_tails, _trunc_bound, _worst_coeffs, module_resources, measure_error,
-)
+from .passes.weights import build_weights
+from .passes.weights import plan_to_layout as plan_to_layout
+from .passes.window import spec_to_window, theory_tail_bound
 
 __all__ = [
     "ATTENTION_REALISATIONS",
@@ -127,7 +97,7 @@ def construct(spec: GPSpec, t: float | None = None, eps: float = 1e-6, attention
     t = spec.schedule.t0 if t is None else float(spec.schedule.check_time(t))
     choices = Choices(attention=attention, algorithm=algorithm, time_conditioning=time_conditioning,
                       eps=float(eps), t=t, window=window, **options)
-    _check_eps_floor(spec, choices, t)
+    check_eps_floor(spec, choices, t)
     w, tail = spec_to_window(spec, choices, t)
     multiplying = choices.time_conditioning == "multiply"
     plan, system = window_to_plan(spec, choices, t, w, tail)
@@ -143,7 +113,7 @@ def construct(spec: GPSpec, t: float | None = None, eps: float = 1e-6, attention
         mult_target = choices.eps - plan.error_bound
         minfo = plan_multiply(spec, plan, system, mult_target)
     heads = plan_to_heads(spec, choices, plan)
-    con = _build(spec, choices, t, plan, heads, minfo)
+    con = build_weights(spec, choices, t, plan, heads, minfo)
     con.resources = module_resources(con)
     if measure:
         con.measured = measure_error(con, t)

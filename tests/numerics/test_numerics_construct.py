@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 from ditgp.numerics import ArchConfig, Oracle, Transformer, construct
-from ditgp.numerics.constructions.construct import _write_attention
 from ditgp.numerics.constructions.layout import ChannelLayout
+from ditgp.numerics.constructions.passes.weights import write_attention
 from ditgp.numerics.constructions.realise import compact_heads, paper_heads, softmax_heads
 from ditgp.numerics.tolerances import LAYER_MATCH
 from ditgp.theory.errors import SpecError
@@ -148,7 +148,7 @@ def test_attention_realises_signed_gamma(realise, rng):
                      window=w if soft else None)
     net = Transformer(cfg)
     with torch.no_grad():
-        _write_attention(net.blocks[0].attn, layout, heads, Sigma, soft)
+        write_attention(net.blocks[0].attn, layout, heads, Sigma, soft)
         Y = torch.zeros(3, H, layout.width, dtype=torch.float64)
         V = torch.as_tensor(rng.standard_normal((3, H, d)))
         Y[..., layout.slice("v")] = V

@@ -8,7 +8,7 @@ import scipy.linalg
 import scipy.stats
 from ditgp.numerics.fft.circulant import chan_eigenvalues, strang_eigenvalues
 from ditgp.numerics.fft.circulant_embedding import CirculantEmbedding, EmbeddingError
-from ditgp.numerics.fft.fft_oracle import FFTOracle, eig_memory_bytes, fft_memory_bytes
+from ditgp.numerics.fft.fft_oracle import FFTOracle, eig_memory_bytes, fft_memory_bytes, lanczos_spectrum
 from ditgp.numerics.fft.gohberg_semencul import GSInverse, trace_inverse
 from ditgp.numerics.fft.toeplitz import dense_toeplitz
 from ditgp.numerics.fft.toeplitz_solve import ToeplitzShiftSolver
@@ -21,6 +21,7 @@ from ditgp.numerics.oracle import (
     select_method,
 )
 from ditgp.numerics.tolerances import FFT_EIG_MATCH, MC_SIGMAS, fft_eig_tolerance
+from ditgp.theory.derive import DENSE_MAX_H, dense_spectrum, derive
 from ditgp.theory.errors import SpecError
 from ditgp.theory.kernels import kernel
 from ditgp.theory.kernels.examples import EXAMPLES
@@ -299,3 +300,25 @@ def test_fft_path_never_forms_gamma():
     assert "Gamma" not in spec.__dict__  # cached_property never evaluated
     assert fft_memory_bytes(64, 8, 65536) < 4 * 2**30 < eig_memory_bytes(8, 65536)
     assert fft_memory_bytes(1, 8, 2 * 65536) <= 2.1 * fft_memory_bytes(1, 8, 65536)
+
+
+# -- the long-H spectrum provider in derive ---------------------------------------------------
+def test_lanczos_provider_matches_dense():
+    spec = GPSpec(kernel("matern32", ell=3.0), H=500, d=2, spatial=Spatial("ar", rho=0.3))
+    fast, dense = lanczos_spectrum(spec, 0.1), dense_spectrum(spec, 0.1)
+    assert abs(fast["lambda_max"] - dense["lambda_max"]) <= fast["radius_max"] + 1e-12
+    assert abs(fast["lambda_min"] - dense["lambda_min"]) <= fast["radius_min"] + 1e-12
+    assert abs(fast["bayes_floor"] - dense["bayes_floor"]) <= fast["bayes_floor_error_bound"] \
+        + 1e-12 * dense["bayes_floor"]
+
+
+def test_derive_large_H_never_forms_gamma():
+    spec = GPSpec(kernel("laplace", ell=4.0), H=DENSE_MAX_H + 1, d=1)
+    plain = derive(spec, 0.1, 1e-6).to_dict()
+    assert plain["spectrum"]["exact_lambda_min"] is None
+    assert "not computed" in plain["spectrum"]["exact_method"]
+    d = derive(spec, 0.1, 1e-6, spectrum=lanczos_spectrum).to_dict()
+    s = d["spectrum"]
+    assert s["lambda_min"] <= s["exact_lambda_min"] <= s["exact_lambda_max"] <= s["lambda_max"]
+    assert d["score"]["bayes_floor"] > 0
+    assert "Gamma" not in spec.__dict__

@@ -163,7 +163,7 @@ class ClaimResult:
 
 
 # -- shared helpers ---------------------------------------------
-def _spectra(spec: GPSpec) -> tuple[np.ndarray, np.ndarray]:
+def spectra(spec: GPSpec) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues of ``Γ`` and ``Σ``, from the oracle's per-spec cache (computed once)."""
     from ditgp.numerics.oracle import Oracle
 
@@ -171,27 +171,27 @@ def _spectra(spec: GPSpec) -> tuple[np.ndarray, np.ndarray]:
     return o.lam, o.mu
 
 
-def _a_ends(spec: GPSpec, t: float) -> tuple[float, float]:
+def a_ends(spec: GPSpec, t: float) -> tuple[float, float]:
     """Exact ends of the spectrum of ``A_t`` (finite ``H``), via ``theory.iterations``."""
-    lam, mu = _spectra(spec)
+    lam, mu = spectra(spec)
     lo, hi = tit.a_t_extremes(lam[0], lam[-1], mu[0], mu[-1],
                               float(spec.schedule.alpha2(t)), float(spec.schedule.sigma2(t)))
     return float(lo), float(hi)
 
 
-def _apply_A(spec: GPSpec, V: np.ndarray, t: float) -> np.ndarray:
+def apply_A(spec: GPSpec, V: np.ndarray, t: float) -> np.ndarray:
     """``α_t² Σ V Γ + σ_t² V`` (matrix form of ``A_t vec V``), ``V`` ``(n, d, H)``."""
     return (float(spec.schedule.alpha2(t)) * (spec.Sigma @ V @ spec.Gamma)
             + float(spec.schedule.sigma2(t)) * V)
 
 
-def _draw(inp: TimedDraw, n: int = 2) -> np.ndarray:
+def noised_draws(inp: TimedDraw, n: int = 2) -> np.ndarray:
     X0 = gp_draws(inp.spec, n, inp.seed)
     Xt, _ = noised(inp.spec, X0, inp.t, inp.seed + 1)
     return Xt
 
 
-def _solution(spec: GPSpec, X: np.ndarray, t: float) -> np.ndarray:
+def solution(spec: GPSpec, X: np.ndarray, t: float) -> np.ndarray:
     from ditgp.numerics.oracle import exact_score
 
     return -np.asarray(exact_score(spec, X, t))
@@ -203,7 +203,7 @@ def _timed(draw, specs: st.SearchStrategy[GPSpec]) -> TimedDraw:
     return TimedDraw(spec, draw(ds.times(spec)), draw(st.integers(0, 2**16)))
 
 
-def _timed_specs(**kw: Any) -> Callable[[], st.SearchStrategy]:
+def timed_specs(**kw: Any) -> Callable[[], st.SearchStrategy]:
     """Timed draws of specs with catalogue and composite kernels and ``Σ`` straddling 1, or
     with every eigenvalue below or above 1."""
     kw.setdefault("sigma_side", ("straddle", "below", "above"))
@@ -224,14 +224,14 @@ def _kernel_window(draw, max_H: int) -> KernelWindow:
     return KernelWindow(k, H, draw(st.integers(0, H - 1)))
 
 
-def _margins(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+def relative_margins(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return np.array([tol.relative_margin(v, b) for v, b in zip(values, bounds, strict=True)])
 
 
-def _worst_of(margins: np.ndarray, lhs: np.ndarray, rhs: np.ndarray, what: str) -> Outcome:
+def worst_of(margins: np.ndarray, lhs: np.ndarray, rhs: np.ndarray, what: str) -> Outcome:
     i = int(np.argmin(margins))
     return Outcome(float(margins[i]), float(lhs[i]), float(rhs[i]), {what: i})
 
 
-_SLOW = (HealthCheck.too_slow,)  # kernels are symbolic objects: drawing one costs ~10 ms
-_CONSTRUCT = ("ditgp.numerics:construct", "ditgp.verify.adapters:construction_iterates")
+SLOW = (HealthCheck.too_slow,)  # kernels are symbolic objects: drawing one costs ~10 ms
+CONSTRUCT = ("ditgp.numerics:construct", "ditgp.verify.adapters:construction_iterates")

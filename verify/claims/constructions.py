@@ -10,15 +10,15 @@ import numpy as np
 from ditgp.verify import strategies as ds
 from ditgp.verify import tolerances as tol
 from ditgp.verify.claims.base import (
-    _CONSTRUCT,
-    _SLOW,
+    CONSTRUCT,
+    SLOW,
     Claim,
     Outcome,
     TimedDraw,
-    _a_ends,
-    _draw,
-    _margins,
-    _worst_of,
+    a_ends,
+    noised_draws,
+    relative_margins,
+    worst_of,
 )
 from ditgp.verify.compare import gp_draws, noised
 from hypothesis import strategies as st
@@ -40,16 +40,16 @@ def check_construction_layers(inp: ds.ConstructionRequest, *,
     from ditgp.verify.adapters import construction_iterates, reference_iterates_for
 
     c = _construct_request(inp, build)
-    X = _draw(TimedDraw(inp.spec, inp.t, 0))
+    X = noised_draws(TimedDraw(inp.spec, inp.t, 0))
     layers, per_step = construction_iterates(c, X, inp.t)
     ref = reference_iterates_for(c, inp, X, len(layers) - 1)
     scale = float(np.linalg.norm(ref[-1])) or 1.0
     errs = np.array([float(np.linalg.norm(layers[k] - ref[k])) / scale
                      for k in range(len(layers))])
-    kappa = _a_ends(inp.spec, inp.t)
+    kappa = a_ends(inp.spec, inp.t)
     rhs = np.full_like(errs, tol.rounding(len(layers) * (inp.spec.d + inp.spec.H + per_step),
                                           kappa[1] / kappa[0]))
-    out = _worst_of(_margins(errs, rhs), errs, rhs, "layer")
+    out = worst_of(relative_margins(errs, rhs), errs, rhs, "layer")
     return out
 
 
@@ -230,7 +230,7 @@ def check_theorem1(inp: ds.ConstructionRequest, *, build: Callable | None = None
     L = int(c.config.layers)
     x_min = float(c.multiply.x_norm_min) if c.multiply is not None else 0.0
     for i, t in enumerate(ts):
-        a_min, a_max = _a_ends(spec, t)
+        a_min, a_max = a_ends(spec, t)
         r_x = (float(c.multiply.R_x) if c.multiply is not None
                else _data_ball(spec, a_max))
         X0 = gp_draws(spec, THEOREM1_SAMPLES, 1000 + i)
@@ -281,7 +281,7 @@ _register(Claim(
     "rounding only: 16·L·(d+H+channels)·κ_t·u",
     lambda: ds.constructions(_construction_specs(), eps=(1e-6, 1e-2),
                              time_conditioning=("fixed", "gated")),
-    check_construction_layers, requires=_CONSTRUCT, health_checks=_SLOW, default_examples=40,
+    check_construction_layers, requires=CONSTRUCT, health_checks=SLOW, default_examples=40,
 ))
 _register(Claim(
     "construction-resources", 7,
@@ -300,7 +300,7 @@ _register(Claim(
         ds.constructions(_theorem1_specs(), eps=(1e-4, 1e-2), algorithm="chebyshev",
                          time_conditioning="multiply")),
     check_construction_resources,
-    requires=_CONSTRUCT, health_checks=_SLOW, default_examples=20,
+    requires=CONSTRUCT, health_checks=SLOW, default_examples=20,
 ))
 _register(Claim(
     "attention-kernel", 12,
@@ -313,7 +313,7 @@ _register(Claim(
     "relative to ‖Γ_w⊗Σ‖_F (float rounding of the patterns, read from the network)",
     lambda: ds.constructions(_construction_specs(), eps=(1e-6, 1e-2),
                              time_conditioning=("fixed", "gated")), check_attention,
-    requires=_CONSTRUCT, health_checks=_SLOW, default_examples=40,
+    requires=CONSTRUCT, health_checks=SLOW, default_examples=40,
 ))
 _register(Claim(
     "theorem-1", 13,
@@ -326,5 +326,5 @@ _register(Claim(
     "the stated ε (error_bound ≤ requested eps) + rounding 16·L·(d+H+D)·κ_t·u",
     lambda: ds.constructions(_theorem1_specs(), eps=(1e-4, 1e-2), algorithm="chebyshev",
                              time_conditioning=("gated", "multiply")),
-    check_theorem1, requires=_CONSTRUCT, health_checks=_SLOW, default_examples=15,
+    check_theorem1, requires=CONSTRUCT, health_checks=SLOW, default_examples=15,
 ))

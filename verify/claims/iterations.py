@@ -9,17 +9,17 @@ import numpy as np
 from ditgp.theory import iterations as tit
 from ditgp.verify import tolerances as tol
 from ditgp.verify.claims.base import (
-    _SLOW,
+    SLOW,
     Claim,
     Outcome,
     TimedDraw,
-    _a_ends,
-    _apply_A,
-    _draw,
-    _margins,
-    _solution,
-    _timed_specs,
-    _worst_of,
+    a_ends,
+    apply_A,
+    noised_draws,
+    relative_margins,
+    solution,
+    timed_specs,
+    worst_of,
 )
 from ditgp.verify.compare import relative_l2
 
@@ -37,11 +37,11 @@ def check_fixed_point(inp: TimedDraw, *, score_fn: Callable | None = None) -> Ou
     from ditgp.numerics.oracle import exact_score
 
     spec, t = inp.spec, inp.t
-    X = _draw(inp)
+    X = noised_draws(inp)
     v = -np.asarray((score_fn or exact_score)(spec, X, t))
-    a_min, a_max = _a_ends(spec, t)
+    a_min, a_max = a_ends(spec, t)
     eta = float(tit.gd_step_size(a_min, a_max))
-    step = v - eta * (_apply_A(spec, v, t) - X)
+    step = v - eta * (apply_A(spec, v, t) - X)
     lhs = relative_l2(step, v)
     rhs = tol.rounding(2 * (spec.d + spec.H), a_max / a_min)
     return Outcome(tol.relative_margin(lhs, rhs), lhs, rhs, {"kappa_t": a_max / a_min})
@@ -57,9 +57,9 @@ def _iteration_check(inp: TimedDraw, algorithm: str, eta_scale: float,
     from ditgp.numerics import iterations as nit
 
     spec, t = inp.spec, inp.t
-    X = _draw(inp)
-    v = _solution(spec, X, t)
-    a_min, a_max = _a_ends(spec, t)
+    X = noised_draws(inp)
+    v = solution(spec, X, t)
+    a_min, a_max = a_ends(spec, t)
     kappa = a_max / a_min
     if algorithm == "gd":
         K = min(tit.gd_steps(a_min, a_max, 1e-12), MAX_STEPS)
@@ -74,7 +74,7 @@ def _iteration_check(inp: TimedDraw, algorithm: str, eta_scale: float,
         slack = tol.rounding((K + 2) * (spec.d + spec.H), kappa)
     errs = np.array([relative_l2(its[k], v) for k in range(1, K + 1)])  # k = 0 is v_0 = 0
     rhs = bounds[1:] * bound_scale + slack
-    out = _worst_of(_margins(errs, rhs), errs, rhs, "k")
+    out = worst_of(relative_margins(errs, rhs), errs, rhs, "k")
     out.detail["k"] += 1
     out.detail.update(K=K, kappa_t=kappa)
     return out
@@ -102,8 +102,8 @@ _register(Claim(
     "diagnostic",
     "rounding only: 16·2(d+H)·κ_t·u (the oracle's relative error is O((d+H)κ_t u) and one "
     "step multiplies it by η_t a_max ≤ 2)",
-    _timed_specs(max_H=16, max_d=3), check_fixed_point,
-    requires=("ditgp.numerics.oracle:exact_score",), health_checks=_SLOW,
+    timed_specs(max_H=16, max_d=3), check_fixed_point,
+    requires=("ditgp.numerics.oracle:exact_score",), health_checks=SLOW,
 ))
 _register(Claim(
     "gd-contraction", 2,
@@ -113,8 +113,8 @@ _register(Claim(
     r"\rho_t = \frac{\kappa_t - 1}{\kappa_t + 1}",
     "paper",
     "the contraction ρ_t^k itself (from ditgp.theory.iterations) + rounding 16·2(d+H)·κ_t·u",
-    _timed_specs(max_H=12, max_d=3), check_gd,
-    requires=("ditgp.numerics.iterations:gd_iterates",), health_checks=_SLOW,
+    timed_specs(max_H=12, max_d=3), check_gd,
+    requires=("ditgp.numerics.iterations:gd_iterates",), health_checks=SLOW,
 ))
 _register(Claim(
     "chebyshev-bound", 3,
@@ -125,6 +125,6 @@ _register(Claim(
     "derived",
     "the bound 1/T_k(σ_t) itself + rounding 16·(k+2)(d+H)·κ_t·u (the three-term recurrence "
     "accumulates one rounding per step)",
-    _timed_specs(max_H=12, max_d=3), check_chebyshev,
-    requires=("ditgp.numerics.iterations:chebyshev_iterates",), health_checks=_SLOW,
+    timed_specs(max_H=12, max_d=3), check_chebyshev,
+    requires=("ditgp.numerics.iterations:chebyshev_iterates",), health_checks=SLOW,
 ))

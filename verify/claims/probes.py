@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 from ditgp.verify import strategies as ds
 from ditgp.verify import tolerances as tol
-from ditgp.verify.claims.base import _CONSTRUCT, _SLOW, Claim, Outcome
+from ditgp.verify.claims.base import CONSTRUCT, SLOW, Claim, Outcome
 
 __all__ = ["CLAIMS", "check_operator_probe", "check_attention_test_controls"]
 
@@ -82,7 +82,7 @@ _register(Claim(
     "rounding 16·L·(d+H+D)·κ_t·u relative to the largest entry (dense inverse: 16·(dH+d+H)·κ_t·u)",
     lambda: ds.constructions(ds.gp_specs(min_H=2, max_H=6, max_d=2),
                              eps=(1e-2, 1e-1), time_conditioning=("fixed", "gated")),
-    check_operator_probe, requires=_CONSTRUCT, health_checks=_SLOW, default_examples=6,
+    check_operator_probe, requires=CONSTRUCT, health_checks=SLOW, default_examples=6,
 ))
 
 
@@ -163,7 +163,7 @@ _register(Claim(
     "derived",
     "the test's own level (bootstrap p ≤ 0.05 over 99 resamples) and kernel share ≥ 0.1; a "
     "passing flat network fails the claim",
-    _softmax_requests, check_attention_test_controls, requires=_CONSTRUCT, health_checks=_SLOW,
+    _softmax_requests, check_attention_test_controls, requires=CONSTRUCT, health_checks=SLOW,
     default_examples=8,
 ))
 

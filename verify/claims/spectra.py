@@ -11,7 +11,7 @@ from ditgp.theory.kernels import DecayClass, Kernel
 from ditgp.verify import strategies as ds
 from ditgp.verify import tolerances as tol
 from ditgp.verify.claims.base import (
-    _SLOW,
+    SLOW,
     Claim,
     KernelSize,
     KernelWindow,
@@ -396,7 +396,7 @@ _register(Claim(
     "containment: eigvalsh backward error 16·H·u·max(upper, 1); tightness: the factor "
     "SPECTRAL_TIGHTNESS = 4 (lower side only where λ_min(Γ_512) is resolved above rounding)",
     lambda: _kernel_size_any(256), check_spectral,
-    requires=("ditgp.theory.spectral:eigenvalue_bounds",), health_checks=_SLOW,
+    requires=("ditgp.theory.spectral:eigenvalue_bounds",), health_checks=SLOW,
     default_examples=40,
 ))
 _register(Claim(
@@ -411,7 +411,7 @@ _register(Claim(
     "the tail bound itself + rounding 16·H·u·max row sum; closed form vs independent lower "
     "enclosure with rounding 16·48·u",
     lambda: _kernel_window_any(64), check_truncation,
-    requires=("ditgp.theory.truncation:tail_bound",), health_checks=_SLOW,
+    requires=("ditgp.theory.truncation:tail_bound",), health_checks=SLOW,
     default_examples=50,
 ))
 _register(Claim(
@@ -426,7 +426,7 @@ _register(Claim(
     "the tail level δ itself (+ rounding); growth within WINDOW_GROWTH_SLACK = 4 of the class "
     "law in both directions; not lazy: the tail at w/4 exceeds δ",
     _any_kernel, check_window,
-    requires=("ditgp.theory.truncation:window",), health_checks=_SLOW, default_examples=25,
+    requires=("ditgp.theory.truncation:window",), health_checks=SLOW, default_examples=25,
 ))
 _register(Claim(
     "conditioning-decay", 10,
@@ -439,6 +439,6 @@ _register(Claim(
     "derived",
     "eigvalsh backward error 16·H·u·max(upper, 1); growth ratio ≥ law ratio / 4 (derived)",
     lambda: _kernel_size_any(32), check_conditioning,
-    requires=("ditgp.theory.spectral:eigenvalue_bounds",), health_checks=_SLOW,
+    requires=("ditgp.theory.spectral:eigenvalue_bounds",), health_checks=SLOW,
     default_examples=50,
 ))

@@ -9,13 +9,13 @@ from collections.abc import Callable
 import numpy as np
 from ditgp.verify import tolerances as tol
 from ditgp.verify.claims.base import (
-    _SLOW,
+    SLOW,
     Claim,
     Outcome,
     TimedDraw,
-    _draw,
-    _spectra,
-    _timed_specs,
+    noised_draws,
+    spectra,
+    timed_specs,
 )
 from ditgp.verify.compare import gp_draws, noised, relative_l2
 
@@ -41,7 +41,7 @@ def check_bayes_floor(inp: TimedDraw, *, floor_fn: Callable | None = None) -> Ou
 
     eps_hat = -math.sqrt(float(spec.schedule.sigma2(t))) * exact_score(spec, Xt, t)
     per = np.sum((eps_hat - Z) ** 2, axis=(1, 2))
-    lam, mu = _spectra(spec)
+    lam, mu = spectra(spec)
     floor = (floor_fn or bayes_floor)(lam, mu, float(spec.schedule.alpha2(t)),
                                       float(spec.schedule.sigma2(t)))
     se = float(per.std(ddof=1) / math.sqrt(FLOOR_SAMPLES))
@@ -59,7 +59,7 @@ def check_score_density(inp: TimedDraw, *, score_fn: Callable | None = None) -> 
     from scipy.stats import multivariate_normal
 
     spec, t = inp.spec, inp.t
-    X = _draw(inp, n=1)
+    X = noised_draws(inp, n=1)
     n = spec.d * spec.H
     A = (float(spec.schedule.alpha2(t)) * np.kron(np.asarray(spec.Gamma), np.asarray(spec.Sigma))
          + float(spec.schedule.sigma2(t)) * np.eye(n))
@@ -93,8 +93,8 @@ _register(Claim(
     r"{\alpha_t^2\lambda_i\mu_j + \sigma_t^2}",
     "derived",
     f"Monte Carlo: {tol.MC_Z:g} standard errors of the mean of {FLOOR_SAMPLES} draws",
-    _timed_specs(max_H=12, max_d=3), check_bayes_floor,
-    requires=("ditgp.numerics.oracle:exact_score",), health_checks=_SLOW,
+    timed_specs(max_H=12, max_d=3), check_bayes_floor,
+    requires=("ditgp.numerics.oracle:exact_score",), health_checks=SLOW,
 ))
 _register(Claim(
     "score-log-density", 11,
@@ -105,6 +105,6 @@ _register(Claim(
     "rounding of the log-density: 16·3dH·κ(A_t)·u·((q + |log det A| + dH log 2π)/2 + dH)"
     "/(h‖∇‖), h = 1 (central "
     "differences of a quadratic have no truncation error)",
-    _timed_specs(max_H=8, max_d=3), check_score_density,
-    requires=("ditgp.numerics.oracle:exact_score",), health_checks=_SLOW,
+    timed_specs(max_H=8, max_d=3), check_score_density,
+    requires=("ditgp.numerics.oracle:exact_score",), health_checks=SLOW,
 ))

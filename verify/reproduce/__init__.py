@@ -29,7 +29,7 @@ __all__ = ["EXPERIMENTS", "PRESETS", "ORDER", "Cell", "Context", "Experiment", "
 ORDER = EXPERIMENT_NAMES
 
 
-def _load_all() -> None:
+def load_all() -> None:
     for name in ORDER:
         if name in EXPERIMENTS:
             continue
@@ -47,7 +47,7 @@ def run_all(out, **kwargs):
 
     from ..report import atomic_write_text
 
-    _load_all()
+    load_all()
     docs = {}
     for name in ORDER:
         if name in EXPERIMENTS:

@@ -140,9 +140,9 @@ def register(exp: Experiment) -> Experiment:
 
 
 def experiment(name: str) -> Experiment:
-    from . import _load_all
+    from . import load_all
 
-    _load_all()
+    load_all()
     if name not in EXPERIMENTS:
         raise SpecError("experiment", name, "one of " + ", ".join([*EXPERIMENTS, "all"]))
     return EXPERIMENTS[name]
@@ -292,7 +292,7 @@ def copy_figures(src: Path, dest: Path, names: Sequence[str]) -> list[Path]:
 
 
 # -- running -------------------------------------------------------------------------------------
-def _run_one(module: str, name: str, cell: Cell, ctx_fields: dict[str, Any]) -> dict[str, Any]:
+def run_one(module: str, name: str, cell: Cell, ctx_fields: dict[str, Any]) -> dict[str, Any]:
     """Worker entry point (also used in-process): run one cell, write its JSON, return it.
     ``module`` defines (and registers) the experiment; a fresh worker imports it."""
     import importlib
@@ -397,7 +397,7 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
         ctx_fields["notify"] = say
         for c in todo:
             bar.set_postfix_str(c.id, refresh=True)
-            done[c.id] = _run_one(type(exp).__module__, name, c, ctx_fields)
+            done[c.id] = run_one(type(exp).__module__, name, c, ctx_fields)
             bar.update(1)
     else:
         import multiprocessing as mp
@@ -406,7 +406,7 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
                                  initializer=worker_init, initargs=(os.getpid(),)) as pool, \
                 workers_die_with_parent(pool, say):
-            futs = {pool.submit(_run_one, type(exp).__module__, name, c, ctx_fields): c for c in todo}
+            futs = {pool.submit(run_one, type(exp).__module__, name, c, ctx_fields): c for c in todo}
             for f in as_completed(futs):
                 done[futs[f].id] = f.result()
                 bar.update(1)

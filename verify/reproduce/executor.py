@@ -2,7 +2,7 @@
 :mod:`ditgp.verify.reproduce.base`) and ``ray`` (this module).
 
 With ``ray`` each cell is one Ray task running the same worker entry point as the local pool
-(:func:`ditgp.verify.reproduce.base._run_one`): it writes ``cells/<cell>.json`` itself, so the
+(:func:`ditgp.verify.reproduce.base.run_one`): it writes ``cells/<cell>.json`` itself, so the
 results folder is the one a local run writes, and a finished cell is skipped by any later run,
 local or Ray.  A task asks for one GPU when its cell trains on CUDA, one CPU otherwise.  Without
 an address an embedded Ray runtime is started on this machine with ``jobs`` CPUs (and its
@@ -54,7 +54,7 @@ def run_on_ray(todo: Sequence, module: str, name: str, ctx_fields: dict[str, Any
     ray = require_ray()
     from ditgp.models.train import Preempted
 
-    from .base import _run_one
+    from .base import run_one
 
     started = False
     if not ray.is_initialized():
@@ -67,7 +67,7 @@ def run_on_ray(todo: Sequence, module: str, name: str, ctx_fields: dict[str, Any
         started = True
     try:
         gpu = device.startswith("cuda")
-        task = ray.remote(_run_one).options(num_gpus=1 if gpu else 0, num_cpus=1,
+        task = ray.remote(run_one).options(num_gpus=1 if gpu else 0, num_cpus=1,
                                             max_retries=MAX_RETRIES,
                                             retry_exceptions=[Preempted])
         refs = {task.remote(module, name, c, ctx_fields): c for c in todo}

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # annotations only
     from .construction import Construction
 
 
-def _check_eps_floor(spec: GPSpec, choices: Choices, t: float) -> None:
+def check_eps_floor(spec: GPSpec, choices: Choices, t: float) -> None:
     """Refuse an ``eps`` below what float64 rounding allows: ``16·κ_t·u`` with ``κ_t`` of the
     exact ``A_t`` (over ``[t0, T]`` for all-t plans) — a bound below it cannot be met."""
     oracle = Oracle.for_spec(spec)

@@ -11,15 +11,15 @@ from ditgp.theory.spec import GPSpec
 
 from ...iterations import TruncatedSystem
 from .choices import Choices, IterationPlan
-from .window import _trunc_bound, _worst_coeffs, theory_tail_bound
+from .window import theory_tail_bound, trunc_bound, worst_coeffs
 
 
 def window_to_plan(spec: GPSpec, choices: Choices, t: float, w: int, tail: float,
                    iteration_target: float | None = None) -> tuple[IterationPlan, TruncatedSystem]:
     """Iteration count and coefficients (from :mod:`ditgp.theory.iterations`)."""
     system = TruncatedSystem.of(spec, w)
-    a2, s2 = _worst_coeffs(spec, choices, t)
-    tau = _trunc_bound(float(system.lam_w[0]), system.mu, tail, a2, s2)
+    a2, s2 = worst_coeffs(spec, choices, t)
+    tau = trunc_bound(float(system.lam_w[0]), system.mu, tail, a2, s2)
     if not math.isfinite(tau):
         raise SpecError("window", w, "a window keeping A_t positive definite")
     # A requested window may truncate more than eps allows: the iteration then still targets

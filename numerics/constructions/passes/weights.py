@@ -25,7 +25,7 @@ def plan_to_layout(spec: GPSpec, choices: Choices) -> ChannelLayout:
     if choices.algorithm == "chebyshev":
         chans.append(("v_prev", d))
     chans += [("u", d), ("pos", 2), ("const", 1)]
-    tf = _time_features(choices)
+    tf = time_features(choices)
     if tf:
         chans.append(("time", len(tf)))
     if choices.time_conditioning == "multiply":
@@ -33,12 +33,12 @@ def plan_to_layout(spec: GPSpec, choices: Choices) -> ChannelLayout:
     return ChannelLayout(tuple(chans))
 
 
-def _time_features(choices: Choices) -> tuple[str, ...]:
+def time_features(choices: Choices) -> tuple[str, ...]:
     features = {"fixed": (), "gated": ("alpha2", "sigma2"), "multiply": ("alpha2",)}
     return features[choices.time_conditioning]
 
 
-def _update_groups(choices: Choices, plan: IterationPlan, k: int, a2: float, s2: float,
+def update_groups(choices: Choices, plan: IterationPlan, k: int, a2: float, s2: float,
                    ) -> list[UnitGroup]:
     """Feed-forward groups of block ``k`` (fixed / gated): the iteration update.
 
@@ -62,7 +62,7 @@ def _update_groups(choices: Choices, plan: IterationPlan, k: int, a2: float, s2:
     return groups
 
 
-def _multiply_groups(plan: IterationPlan, k: int, j: int, depth: int, B: float) -> list[UnitGroup]:
+def multiply_groups(plan: IterationPlan, k: int, j: int, depth: int, B: float) -> list[UnitGroup]:
     """Feed-forward groups of sub-block ``j`` (1-based, of ``depth``) of iteration ``k``.
 
     Update ``v ← v + c(x - v) - cB·p̃ + β(v - v_prev)`` with ``p̃ ≈ α²(u - v)/B``.
@@ -82,21 +82,21 @@ def _multiply_groups(plan: IterationPlan, k: int, j: int, depth: int, B: float) 
     return groups
 
 
-def _build(spec, choices, t, plan, heads, minfo) -> Construction:
+def build_weights(spec, choices, t, plan, heads, minfo) -> Construction:
     layout = plan_to_layout(spec, choices)
-    tf = _time_features(choices)
+    tf = time_features(choices)
     depth = minfo.depth if minfo else 1
     a2, s2 = float(spec.schedule.alpha2(t)), float(spec.schedule.sigma2(t))
     programs: list[list[UnitGroup]] = []
     for k in range(plan.K):
         for j in range(1, depth + 1):
             if minfo:
-                programs.append(_multiply_groups(plan, k, j, depth, minfo.B))
+                programs.append(multiply_groups(plan, k, j, depth, minfo.B))
             else:
-                programs.append(_update_groups(choices, plan, k, a2, s2))
+                programs.append(update_groups(choices, plan, k, a2, s2))
     hidden = max(len(p) for p in programs) * spec.d if programs else 0
     softmax = choices.attention == "softmax"
-    R = _output_bound(spec, plan, minfo)
+    R = output_bound(spec, plan, minfo)
     cfg = ArchConfig(
         d=spec.d, H=spec.H, layout=layout, layers=len(programs), heads=len(heads),
         head_dim=1 if softmax else 3, value_dim=spec.d,
@@ -111,7 +111,7 @@ def _build(spec, choices, t, plan, heads, minfo) -> Construction:
     with torch.no_grad():
         for b, block in enumerate(module.blocks):
             if b % depth == 0:
-                _write_attention(block.attn, layout, heads, spec.Sigma, softmax)
+                write_attention(block.attn, layout, heads, spec.Sigma, softmax)
             hl = write_ffn(block.ffn, layout, programs[b], spec.d, tf)
             units.append({n: list(hl.range(n)) for n in hl.names})
         module.decoder.W[:, layout.slice("v")] = -torch.eye(spec.d, dtype=torch.float64)
@@ -119,7 +119,7 @@ def _build(spec, choices, t, plan, heads, minfo) -> Construction:
     return Construction(spec, choices, t, plan, cfg, module, heads, depth, units, minfo)
 
 
-def _write_attention(attn, layout: ChannelLayout, heads: list[Head], Sigma: np.ndarray,
+def write_attention(attn, layout: ChannelLayout, heads: list[Head], Sigma: np.ndarray,
                      softmax: bool) -> None:
     """Queries/keys read ``pos`` and ``const``; values read ``v``; outputs write ``coef·Σ``
     to ``u``."""
@@ -143,7 +143,7 @@ def _write_attention(attn, layout: ChannelLayout, heads: list[Head], Sigma: np.n
         attn.W_o[m][u, :] = (h.coef / scale) * Sig
 
 
-def _output_bound(spec: GPSpec, plan: IterationPlan, minfo: MultiplyInfo | None) -> float:
+def output_bound(spec: GPSpec, plan: IterationPlan, minfo: MultiplyInfo | None) -> float:
     """``R``: every iterate satisfies ``‖v_k‖ ≤ 2‖x‖/a_min`` (``|1 - P_k| ≤ 2`` on the
     spectrum), so on the data ball the output never exceeds ``2R_x/a_min`` (+ module error)."""
     if minfo is not None:

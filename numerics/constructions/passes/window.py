@@ -24,14 +24,14 @@ def theory_tail_bound(spec: GPSpec, w: int) -> float | None:
         return None
 
 
-def _finite_tails(gamma: np.ndarray) -> np.ndarray:
+def finite_tails(gamma: np.ndarray) -> np.ndarray:
     """``T(w) = Σ_{m=w+1}^{H-1} |γ(m)|`` for ``w = 0..H-1``."""
     a = np.abs(gamma)
     rev = np.cumsum(a[::-1])[::-1]  # rev[m] = Σ_{j≥m}
     return np.append(rev[1:], 0.0)
 
 
-def _trunc_bound(lam_min_w: float, mu: np.ndarray, tail: float, alpha2: float,
+def trunc_bound(lam_min_w: float, mu: np.ndarray, tail: float, alpha2: float,
                  sigma2: float) -> float:
     """``τ = α² μ_max · 2T(w) / a_min(A_w)`` with ``a_min`` from ``λ_min(Γ_w)``."""
     if tail == 0.0:
@@ -41,7 +41,7 @@ def _trunc_bound(lam_min_w: float, mu: np.ndarray, tail: float, alpha2: float,
     return math.inf if a_min <= 0 else float(alpha2 * mu[-1] * 2 * tail / a_min)
 
 
-def _worst_coeffs(spec: GPSpec, choices: Choices, t: float) -> tuple[float, float]:
+def worst_coeffs(spec: GPSpec, choices: Choices, t: float) -> tuple[float, float]:
     """``(α², σ²)`` at which the truncation bound is largest: ``t0`` for all-t plans."""
     tt = spec.schedule.t0 if choices.all_t else t
     return float(spec.schedule.alpha2(tt)), float(spec.schedule.sigma2(tt))
@@ -54,14 +54,14 @@ def spec_to_window(spec: GPSpec, choices: Choices, t: float) -> tuple[int, float
     with the exact ``λ_min(Γ_w)``.
     """
     oracle = Oracle.for_spec(spec)
-    tails = _finite_tails(oracle.gamma)
+    tails = finite_tails(oracle.gamma)
     if choices.window is not None:
         w = min(choices.window, spec.H - 1)
         return w, float(tails[w])
-    a2, s2 = _worst_coeffs(spec, choices, t)
+    a2, s2 = worst_coeffs(spec, choices, t)
     budget = choices.truncation_share * choices.eps
     for w in range(spec.H):
         lam_lb = float(oracle.lam[0]) - 2 * tails[w]
-        if _trunc_bound(lam_lb, oracle.mu, tails[w], a2, s2) <= budget:
+        if trunc_bound(lam_lb, oracle.mu, tails[w], a2, s2) <= budget:
             return w, float(tails[w])
     return spec.H - 1, 0.0

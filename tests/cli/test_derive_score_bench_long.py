@@ -1,38 +1,12 @@
-"""Long-H path through derive and the CLI (``derive --method``, ``score --method``,
-``bench long``)."""
+"""Long-H path through the CLI (``derive --method``, ``score --method``, ``bench long``)."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
-from ditgp.numerics.fft.fft_oracle import lanczos_spectrum
-from ditgp.theory.derive import DENSE_MAX_H, dense_spectrum, derive
-from ditgp.theory.kernels import kernel
-from ditgp.theory.spec import GPSpec, Spatial
 
 from ditgp.cli import main
-
-
-def test_lanczos_provider_matches_dense():
-    spec = GPSpec(kernel("matern32", ell=3.0), H=500, d=2, spatial=Spatial("ar", rho=0.3))
-    fast, dense = lanczos_spectrum(spec, 0.1), dense_spectrum(spec, 0.1)
-    assert abs(fast["lambda_max"] - dense["lambda_max"]) <= fast["radius_max"] + 1e-12
-    assert abs(fast["lambda_min"] - dense["lambda_min"]) <= fast["radius_min"] + 1e-12
-    assert abs(fast["bayes_floor"] - dense["bayes_floor"]) <= fast["bayes_floor_error_bound"] \
-        + 1e-12 * dense["bayes_floor"]
-
-
-def test_derive_large_H_never_forms_gamma():
-    spec = GPSpec(kernel("laplace", ell=4.0), H=DENSE_MAX_H + 1, d=1)
-    plain = derive(spec, 0.1, 1e-6).to_dict()
-    assert plain["spectrum"]["exact_lambda_min"] is None
-    assert "not computed" in plain["spectrum"]["exact_method"]
-    d = derive(spec, 0.1, 1e-6, spectrum=lanczos_spectrum).to_dict()
-    s = d["spectrum"]
-    assert s["lambda_min"] <= s["exact_lambda_min"] <= s["exact_lambda_max"] <= s["lambda_max"]
-    assert d["score"]["bayes_floor"] > 0
-    assert "Gamma" not in spec.__dict__
 
 
 def test_cli_derive_method_fft_and_refusal(capsys):
