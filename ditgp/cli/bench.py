@@ -128,8 +128,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ditgp.cli.common import emit_json
-    from ditgp.numerics.bench import bench_depth, bench_device, bench_oracle
     from ditgp.theory.errors import SpecError
+    from ditgp.verify.bench.scores import bench_depth, bench_device, bench_oracle
 
     if args.batch < 1:
         raise SpecError("--batch", args.batch, "an integer ≥ 1")
@@ -203,7 +203,7 @@ def _model_device(args: argparse.Namespace) -> str:
     """``--device`` of train/stream: cpu or cuda[:N], checked before any work."""
     import torch
 
-    from ditgp.models.bench import check_device
+    from ditgp.verify.bench.training import check_device
 
     if args.device is None:
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -212,8 +212,8 @@ def _model_device(args: argparse.Namespace) -> str:
 
 def _run_stream(args: argparse.Namespace) -> int:
     from ditgp.cli.common import emit_json
-    from ditgp.models.bench import bench_stream
     from ditgp.models.config import preset
+    from ditgp.verify.bench.training import bench_stream
 
     device = _model_device(args)
     preset(args.preset or "paper")  # a bad name: one line before any work
@@ -232,8 +232,8 @@ def _run_stream(args: argparse.Namespace) -> int:
 
 def _run_train(args: argparse.Namespace) -> int:
     from ditgp.cli.common import emit_json
-    from ditgp.models.bench import bench_train
     from ditgp.models.config import preset
+    from ditgp.verify.bench.training import bench_train
 
     device = _model_device(args)
     preset(args.preset or "tiny")
@@ -281,11 +281,11 @@ def _lengths(flag: str, text: str) -> list[int]:
 
 
 def _run_long(args: argparse.Namespace) -> int:
-    """``ditgp bench long``: print :func:`~ditgp.numerics.bench_long.bench_long` (``--lengths``,
+    """``ditgp bench long``: print :func:`~ditgp.verify.bench.long_sequences.bench_long` (``--lengths``,
     ``--kernels``, ``--batch``, ``--d``, ``--json``)."""
     from ditgp.cli.common import emit_json
-    from ditgp.numerics.bench_long import KERNEL_PARAMS, bench_long
     from ditgp.theory.errors import SpecError
+    from ditgp.verify.bench.long_sequences import KERNEL_PARAMS, bench_long
 
     lengths = _lengths("--lengths", args.lengths)
     kernels = [k for k in args.kernels.split(",") if k]

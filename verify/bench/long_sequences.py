@@ -82,13 +82,13 @@ def bench_long(lengths: Iterable[int] = DEFAULT_LENGTHS, kernels: Iterable[str] 
                ) -> dict[str, Any]:
     """Run the benchmark; returns ``{"rows": [...], "exponents": {...}, ...}`` (no printing)."""
     import scipy.linalg
+    from ditgp.numerics.fft.fft_oracle import FFTOracle
+    from ditgp.numerics.oracle import Oracle, dense_covariance, vec
     from ditgp.theory.kernels import kernel
     from ditgp.theory.spec import GPSpec, Spatial
     from ditgp.theory.spectral import eigenvalue_bounds
 
-    from .bench import progress_bar
-    from .fft.fft_oracle import FFTOracle
-    from .oracle import Oracle, dense_covariance, vec
+    from .progress import progress_bar
 
     lengths, kernels = [int(h) for h in lengths], list(kernels)
     rows: list[dict[str, Any]] = []

@@ -1,5 +1,6 @@
-"""Benchmarks behind ``ditgp bench`` (figures are ratios against baselines measured in the
-same run; the library returns numbers, the CLI prints them)."""
+"""``ditgp bench oracle|depth|device``: the exact score against a dense solve, the
+constructions' depth against the condition number and window, and a constructed network in
+float32 on a device against float64 (ratios against baselines measured in the same run)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .progress import progress_bar
+
 __all__ = [
     "bench_oracle", "bench_depth", "bench_device", "DEFAULT_SIZES", "DEFAULT_KAPPAS",
     "DEFAULT_WINDOWS",
@@ -17,17 +20,6 @@ __all__ = [
 DEFAULT_SIZES = ((256, 8), (512, 16))
 DEFAULT_KAPPAS = (10.0, 100.0, 1e3, 1e4)
 DEFAULT_WINDOWS = (1, 2, 4, 8, 16, 32, 63)
-
-
-def progress_bar(items, desc: str, progress: bool):
-    items = list(items)
-    if not progress:
-        return items
-    import sys
-
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, file=sys.stderr, disable=not sys.stderr.isatty())
 
 
 def _best(fn, repeats: int) -> float:
@@ -49,10 +41,9 @@ def bench_oracle(sizes: Iterable[tuple[int, int]] = DEFAULT_SIZES, batch: int = 
     ``dense_s/oracle_s``; keys ``ratio_{H}_{d}`` repeat the ratios at top level.
     """
     import scipy.linalg
+    from ditgp.numerics.oracle import Oracle, dense_covariance, unvec, vec
     from ditgp.theory.kernels import kernel
     from ditgp.theory.spec import GPSpec, Spatial
-
-    from .oracle import Oracle, dense_covariance, unvec, vec
 
     out: dict[str, Any] = {"batch": batch, "t": t, "sizes": []}
     for H, d in progress_bar(sizes, "oracle bench", progress):
@@ -96,10 +87,9 @@ def bench_depth(kappas: Iterable[float] = DEFAULT_KAPPAS, eps: float = 1e-6,
     window (Laplace kernel, ``H`` frames)."""
     import math
 
+    from ditgp.numerics.constructions.realise import compact_heads, paper_heads
     from ditgp.theory import iterations as it
     from ditgp.theory.kernels import kernel
-
-    from .constructions.realise import compact_heads, paper_heads
 
     rows = []
     for kappa in progress_bar(kappas, "depth bench", progress):
@@ -135,12 +125,11 @@ def bench_device(device: str = "cpu", H: int = 128, d: int = 8, batch: int = 256
     of order ``κ_t · 2⁻²⁴`` (rounding amplified by the conditioning), not ``eps``.
     """
     import torch
+    from ditgp.numerics.constructions.architecture import Transformer
+    from ditgp.numerics.constructions.construct import construct
+    from ditgp.numerics.oracle import Oracle
     from ditgp.theory.kernels import kernel
     from ditgp.theory.spec import GPSpec, Spatial
-
-    from .constructions.architecture import Transformer
-    from .constructions.construct import construct
-    from .oracle import Oracle
 
     spec = GPSpec(kernel("laplace", ell=4.0), H=H, d=d, spatial=Spatial("ar", rho=0.5))
     con = construct(spec, t=t, eps=eps, attention="compact", algorithm="chebyshev",
