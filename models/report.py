@@ -13,13 +13,13 @@ be rewritten at any time — during a run, after it, or after a resume.  Four pa
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-from ditgp.numerics.atomic import atomic_write_bytes, atomic_write_text
+from ditgp.models.plotting import pyplot, save_png
+from ditgp.numerics.atomic import atomic_write_text
 
 __all__ = ["read_metrics", "write_report", "CURVES", "SUMMARY"]
 
@@ -42,10 +42,7 @@ def read_metrics(run: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, 
 
 
 def _plot(path: Path, train: list[dict], evals: list[dict], title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(21, 4.4))
     ax = axes[0]
     if train:
@@ -104,10 +101,7 @@ def _plot(path: Path, train: list[dict], evals: list[dict], title: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path, dpi=100, tight=False, stamp=True)
 
 
 def _fmt(v: Any) -> str:

@@ -303,8 +303,9 @@ def compare(run, *, bundle=None, t_grid: list[float] | None = None, n: int = DEF
 
 
 def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
+    from ditgp.models.plotting import pyplot, save_png
+
     from .operator import plot_gap_profiles
-    from .report import pyplot, save_figure
 
     plt = pyplot()
     rows = doc["errors"]["rows"]
@@ -321,8 +322,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("relative score error ‖ŝ − s‖/‖s‖ (dimensionless)")
     ax.set_title("score error on identical oracle draws")
     ax.legend(fontsize=8)
-    save_figure(fig, out / "errors.png")
-    plt.close(fig)
+    save_png(fig, out / "errors.png", dpi=100, stamp=True)
     names.append("errors.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -336,8 +336,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("excess ε-loss over Bayes floor (per element)")
     ax.set_title("excess DSM loss (bars: direct MC estimate ± 2 SE)")
     ax.legend(fontsize=8)
-    save_figure(fig, out / "excess_loss.png")
-    plt.close(fig)
+    save_png(fig, out / "excess_loss.png", dpi=100, stamp=True)
     names.append("excess_loss.png")
 
     gamma = np.asarray(doc["gamma"])
@@ -358,8 +357,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("attention weight, best-scaled (γ units)")
     ax.set_title("attention profile vs temporal kernel")
     ax.legend(fontsize=7)
-    save_figure(fig, out / "attention_profile.png")
-    plt.close(fig)
+    save_png(fig, out / "attention_profile.png", dpi=100, stamp=True)
     names.append("attention_profile.png")
 
     keys = [k for k in ("trained", "constructed", "control") if k in doc["attention"]]
@@ -370,8 +368,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
         ax.set_xlabel("key frame j")
         ax.set_ylabel("query frame i")
         fig.colorbar(im, ax=ax, fraction=0.046, label="attention weight")
-    save_figure(fig, out / "attention_heatmaps.png")
-    plt.close(fig)
+    save_png(fig, out / "attention_heatmaps.png", dpi=100, stamp=True)
     names.append("attention_heatmaps.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -385,8 +382,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("distance to nearest GD/Chebyshev iterate (relative to ‖A⁻¹x‖)")
     ax.set_title("layer ↔ iteration")
     ax.legend(fontsize=8)
-    save_figure(fig, out / "layer_distance.png")
-    plt.close(fig)
+    save_png(fig, out / "layer_distance.png", dpi=100, stamp=True)
     names.append("layer_distance.png")
     return names
 

@@ -256,7 +256,7 @@ def distribution_report(X, spec: GPSpec, t: float | None = None, fit: str = "aut
 
 
 def _plot_autocorrelation(path, reports: dict[str, dict[str, Any]]) -> None:
-    from .report import pyplot, save_figure
+    from ditgp.models.plotting import pyplot, save_png
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -270,12 +270,11 @@ def _plot_autocorrelation(path, reports: dict[str, dict[str, Any]]) -> None:
     ax.set_ylabel("autocorrelation ρ(m) (dimensionless)")
     ax.set_title("per-lag temporal autocorrelation of samples")
     ax.legend(fontsize=8)
-    save_figure(fig, path)
-    plt.close(fig)
+    save_png(fig, path, dpi=100, stamp=True)
 
 
 def _plot_spatial(path, rep: dict[str, Any]) -> None:
-    from .report import pyplot, save_figure
+    from ditgp.models.plotting import pyplot, save_png
 
     plt = pyplot()
     S, C = np.asarray(rep["spatial"]["estimate"]), np.asarray(rep["spatial"]["target"])
@@ -288,8 +287,7 @@ def _plot_spatial(path, rep: dict[str, Any]) -> None:
         ax.set_xlabel("coordinate j")
         ax.set_ylabel("coordinate i")
         fig.colorbar(im, ax=ax, fraction=0.046, label="covariance (data units²)")
-    save_figure(fig, path)
-    plt.close(fig)
+    save_png(fig, path, dpi=100, stamp=True)
 
 
 def write_sample_report(out, reports: dict[str, dict[str, Any]], meta: dict[str, Any]

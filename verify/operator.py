@@ -377,7 +377,7 @@ def plot_gap_profiles(path, probes: dict[str, dict[str, Any]]) -> str:
     and the Γ = I model (0 beyond gap 0, drawn at gap 0 only)."""
     from pathlib import Path
 
-    from .report import pyplot, save_figure
+    from ditgp.models.plotting import pyplot, save_png
 
     plt = pyplot()
     first = next(iter(probes.values()))
@@ -403,8 +403,7 @@ def plot_gap_profiles(path, probes: dict[str, dict[str, Any]]) -> str:
     fig.suptitle("Jacobian ∂ŝ/∂X by gap: network vs exact operator (bars: spread over base points)",
                  fontsize=9)
     out = Path(path)
-    save_figure(fig, out)
-    plt.close(fig)
+    save_png(fig, out, dpi=100, stamp=True)
     return out.name
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ditgp.models.plotting import pyplot, save_png
 from ditgp.numerics.atomic import atomic_write_bytes, atomic_write_text
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec
@@ -37,23 +38,6 @@ PLOT_KERNELS = {
     "polynomial": ("power-law", {"ell": 1.0, "nu": 2.0}),
     "logarithmic": ("logarithmic", {"ell": 1.0, "nu": 2.0}),
 }
-
-
-def save_figure(fig, path: Path) -> None:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # -- plots ---------------------------------------------
@@ -98,8 +82,7 @@ def plot_error_vs_layers(path: Path, spec: GPSpec | None = None, t: float = 0.05
     if shown.size:  # no empty decades: from half the smallest plotted value to 1.5× the largest
         ax.set_ylim(0.5 * float(shown.min()), 1.5 * float(shown.max()))
     ax.legend(fontsize=9)
-    save_figure(fig, path)
-    plt.close(fig)
+    save_png(fig, path, dpi=100, stamp=True)
     return data
 
 
@@ -151,8 +134,7 @@ def plot_attention(path: Path, H: int = 24, delta: float = 1e-2, t: float = 0.1)
         ax.set_xlabel("gap m = |h - j|", fontsize=7)
         ax.set_title(f"max |mixing - Γ_w| = {err:.1e}", fontsize=8)
         ax.legend(fontsize=6)
-    save_figure(fig, path)
-    plt.close(fig)
+    save_png(fig, path, dpi=100, stamp=True)
     return data
 
 
@@ -172,8 +154,7 @@ def plot_window(path: Path, deltas: Sequence[float] = tuple(10.0 ** -e for e in 
     ax.set_xlabel("tail level δ")
     ax.set_ylabel("window w(δ)")
     ax.legend(fontsize=7)
-    save_figure(fig, path)
-    plt.close(fig)
+    save_png(fig, path, dpi=100, stamp=True)
     return data
 
 
@@ -204,8 +185,7 @@ def plot_eigenvalue_bounds(path: Path, Hs: Sequence[int] = (2, 4, 8, 16, 32, 64,
         ax.set_xlabel("H (frames)")
         ax.set_ylabel(r"eigenvalue of $\Gamma_H$")
         ax.legend(fontsize=8)
-    save_figure(fig, path)
-    plt.close(fig)
+    save_png(fig, path, dpi=100, stamp=True)
     return data
 
 

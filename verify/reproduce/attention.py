@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from ditgp.models.plotting import pyplot, save_png
 from ditgp.theory.errors import require
 
 from .base import (
@@ -50,9 +51,7 @@ from .base import (
     Context,
     Experiment,
     md_table,
-    pyplot,
     register,
-    save_png,
     to_jsonable,
     train_cell,
 )

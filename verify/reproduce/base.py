@@ -54,7 +54,7 @@ from .folder import (
 __all__ = ["PRESETS", "MAX_UNFORCED_SECONDS", "Cell", "Context", "Experiment", "EXPERIMENTS",
            "register", "experiment",
            "parse_seeds", "parse_overrides", "apply_overrides", "run_experiment", "train_cell",
-           "save_png", "pyplot", "md_table", "to_jsonable", "write_json", "copy_figures",
+           "md_table", "to_jsonable", "write_json", "copy_figures",
            "fmt"]
 
 #: the size presets every experiment defines
@@ -215,26 +215,6 @@ def to_jsonable(obj: Any) -> Any:
 
 def write_json(path: Path, obj: Any) -> None:
     atomic_write_text(Path(path), json.dumps(to_jsonable(obj), indent=2) + "\n")
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_png(fig, path: Path, dpi: int = 110) -> str:
-    """Save ``fig`` atomically as PNG, close it, return the file name."""
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    atomic_write_bytes(Path(path), buf.getvalue())
-    pyplot().close(fig)
-    return Path(path).name
 
 
 def fmt(x: Any, digits: int = 3) -> str:

@@ -83,9 +83,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from ditgp.models.plotting import pyplot, save_png
 from ditgp.theory.errors import SpecError, require
 
-from .base import Cell, Context, Experiment, md_table, pyplot, register, save_png
+from .base import Cell, Context, Experiment, md_table, register
 from .verdict import ALPHA, make_verdict, seed_level_test
 
 __all__ = ["DecayExperiment", "CLASS_OF", "matched_kernel", "receptive_field_excess",

@@ -61,9 +61,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from ditgp.models.plotting import pyplot, save_png
 from ditgp.theory.errors import require
 
-from .base import Cell, Context, Experiment, md_table, register, save_png
+from .base import Cell, Context, Experiment, md_table, register
 from .verdict import ALPHA, decide, make_verdict, mean_interval, seed_level_test, seeds_needed
 
 __all__ = ["LengthExperiment", "CI_LEVEL", "MIN_BATCH", "SLOPE_MARGIN", "PLANTED_SLOPE",
@@ -652,7 +653,6 @@ class LengthExperiment(Experiment):
 
     # -- figures -------------------------------------------------------------------------------
     def _fig_errors(self, ctx, train, con, err, ctl, verdict, control):
-        from .base import pyplot
 
         plt = pyplot()
         Hs = list(train)
@@ -716,7 +716,6 @@ class LengthExperiment(Experiment):
         return save_png(fig, ctx.root / "errors_vs_H.png")
 
     def _fig_operator(self, ctx, train):
-        from .base import pyplot
 
         Hs = list(train)
         first = next((r for row in train.values() for r in row.values()), None)
@@ -757,7 +756,6 @@ class LengthExperiment(Experiment):
         return save_png(fig, ctx.root / "operator_vs_H.png")
 
     def _fig_resources(self, ctx, cons, ph):
-        from .base import pyplot
 
         if not cons:
             return None

@@ -54,11 +54,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ditgp.models.plotting import pyplot, save_png
 from ditgp.theory.errors import require
 
 from ..probes import profile_vs_kernel
 from ..report import atomic_write_bytes
-from .base import Cell, Context, Experiment, md_table, pyplot, register, save_png, train_cell
+from .base import Cell, Context, Experiment, md_table, register, train_cell
 
 __all__ = ["VideoExperiment", "ALPHA", "temporal_correlation", "affine_r2", "decay_contrast",
            "gap_stats", "gap1_se", "video_verdict", "EQUIV_SE",

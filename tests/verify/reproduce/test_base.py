@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from ditgp.models.plotting import pyplot, save_png
 from ditgp.theory.errors import SpecError
 from ditgp.verify.reproduce import EXPERIMENTS, base
 from ditgp.verify.reproduce.base import (
@@ -44,10 +45,10 @@ class Fake(Experiment):
         return {"mean": float(cell.params["scale"] * rng.standard_normal(cell.params["n"]).mean())}
 
     def summarise(self, results, cells, ctx):
-        plt = base.pyplot()
+        plt = pyplot()
         fig, ax = plt.subplots()
         ax.plot([r["mean"] for r in results.values()])
-        name = base.save_png(fig, ctx.root / "means.png")
+        name = save_png(fig, ctx.root / "means.png")
         from ditgp.verify.reproduce.verdict import seed_level_test
 
         verdict = seed_level_test([r["mean"] for r in results.values()], claim="the mean is > 0",
