@@ -3,7 +3,7 @@
 The command line imports this module to build its ``--help`` and ``choices=`` (it cannot
 import ``ditgp.numerics`` or ``ditgp.models``, which import torch), and the layers that act on
 a choice validate against the same tuples, so the two never drift apart
-(``tests/cli/test_cli_choices.py`` walks the parser and checks).
+(``tests/cli/test_commands_choices.py`` walks the parser and checks).
 """
 
 from __future__ import annotations

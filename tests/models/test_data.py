@@ -203,7 +203,7 @@ def test_independent_frames_is_the_per_frame_solve_and_not_the_oracle():
     assert isinstance(tg, torch.Tensor) and np.allclose(tg.numpy(), got, rtol=1e-15)
 
 
-# -- the counter-based generator and the stream's contract (issue 17) ------------------------
+# -- the counter-based generator and the stream's contract ---------------------------------
 def _philox_reference(ctr: list[int], key: list[int], rounds: int = 10) -> list[int]:
     """Philox4x32 on Python integers, straight from the definition (an independent oracle)."""
     M0, M1, W0, W1, mask = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85, 0xFFFFFFFF
@@ -333,7 +333,7 @@ def test_seed_and_batch_index_range():
         s.batch(2**56)
 
 
-# -- the laws (pinned; the stream's numbers changed with issue 17, not its law) -------------
+# -- the laws (pinned; the stream's numbers may change, its law may not) ------------------
 #: false-alarm rate of the law tests below: a correct stream fails them with this probability
 #: for a random seed (the seeds are fixed, so the tests are deterministic)
 LAW_ALPHA = 1e-3

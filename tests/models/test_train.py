@@ -113,7 +113,7 @@ def test_run_folder_metrics_report_and_bundle(tmp_path):
 
 
 class _OracleDenoiser(torch.nn.Module):
-    """ε* = −σ_t s(x, t), the Bayes-optimal ε-prediction (THEORY.md §2), plus a dead weight."""
+    """ε* = −σ_t s(x, t), the Bayes-optimal ε-prediction (docs/theory.md §2), plus a dead weight."""
 
     def __init__(self, spec: GPSpec):
         super().__init__()

@@ -62,7 +62,7 @@ def _explicit_spec(kernel_name, params, sigma_diag, H=8, t0=0.05, T=5.0):
 #: ``a(t) = 1 + α_t²(λμ - 1)``: an end of the spectrum sits at ``T`` (not ``t0``) when every
 #: product ``λμ`` is on the same side of 1.  Σ = 0.3·I (all ``λμ < 1``: a_max at T), Σ with
 #: ``μ_min·λ_min(Γ) > 1`` (λ_min ≈ 0.46 for laplace ℓ=1: a_min at T), and Σ straddling 1
-#: (every test spec before issue 10: both ends at t0, so a t0-only interval looked right).
+#: (test specs with both ends at t0 once made a t0-only interval look right).
 SIGMAS = {"below-1": (0.3, 0.3), "above-1": (3.0, 5.0), "straddling": (0.4, 2.0)}
 
 

@@ -1,4 +1,4 @@
-"""The long-sequence FFT path (issue 11) against the eigen oracle, Levinson and dense solves."""
+"""The long-sequence FFT path against the eigen oracle, Levinson and dense solves."""
 
 from __future__ import annotations
 

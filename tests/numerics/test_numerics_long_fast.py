@@ -1,4 +1,4 @@
-"""The fast long-sequence paths (issue 11 speed): circulant + skew-circulant split, the
+"""The fast long-sequence paths (the speed work): circulant + skew-circulant split, the
 Ammar–Gader inverse on packed pairs, its residual certificate and CG refinement, and the
 decimated circulant-embedding sampler.  Each check has its planted bug next to it."""
 

@@ -1,7 +1,7 @@
 """Spectral bounds of composite kernels (sums, products, positive scalings, mixed decay
 classes) against dense eigenvalues — including composites whose ``γ(0) ≠ 1``.
 
-Regression for issue 10 §1: the completely-monotone route computed ``f(π)`` as
+Regression: the completely-monotone route computed ``f(π)`` as
 ``2Σ(-1)^m γ(m) - 1`` instead of ``… - γ(0)``, so ``2·laplace(ℓ=4)`` got the lower bound
 1.249 against a true ``λ_min = 0.249``, and through the Schur rule the correlation kernel
 ``(2·laplace(4))·(0.5·power-law(4, 2))`` got 0.624 against 0.348.

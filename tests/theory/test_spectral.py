@@ -104,7 +104,7 @@ def test_laplace_bounds_are_the_closed_form():
 
 @pytest.mark.parametrize("ell", [1.5, 2.0, 3.0, 4.0])
 def test_squared_exponential_nearly_singular(ell):
-    """THEORY.md: λ_min ≈ 2√(2π)ℓ·exp(-π²ℓ²/2); below float64 resolution at ℓ = 3."""
+    """docs/theory.md: λ_min ≈ 2√(2π)ℓ·exp(-π²ℓ²/2); below float64 resolution at ℓ = 3."""
     b = eigenvalue_bounds(kernel("squared-exponential", ell=ell))
     approx = 2 * math.sqrt(2 * math.pi) * ell * math.exp(-math.pi**2 * ell**2 / 2)
     assert 0 < b.lower <= approx * (1 + 1e-6) and b.lower >= 0.999 * approx

@@ -1,4 +1,4 @@
-"""Tail bounds dominate the actual tails, windows grow as THEORY.md says per decay class,
+"""Tail bounds dominate the actual tails, windows grow as docs/theory.md says per decay class,
 Weyl-certified truncations stay positive definite, and ‖Γ - Γ_w‖₂ ≤ 2·tail."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hardening round 2 (issue 18): each case a user met is a row of one table.
+"""Each refusal case a user met is a row of one table.
 
 Every row sets up what the user had (a run, a bundle, a results folder, possibly damaged),
 runs the command in-process and checks the answer: exit status 2 and **one** line on stderr
