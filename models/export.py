@@ -311,7 +311,7 @@ def load_network(bundle_dir, device: str | torch.device = "cpu"
 
 def trained_info(directory) -> dict[str, Any]:
     """Summary of a trained bundle for ``ditgp inspect`` (``--check`` adds the checks of
-    :func:`ditgp.verify.weights.verify_trained`)."""
+    :func:`ditgp.verify.bundle_check.verify_trained`)."""
     net = load_trained(directory)
     m = net.manifest
     info = {

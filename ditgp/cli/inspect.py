@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if is_trained_bundle(args.bundle):  # a trained network (ditgp train): its own summary
         tinfo = trained_info(args.bundle)
         if args.check:  # the checks of `ditgp verify --weights` (one verifier for both commands)
-            from ditgp.verify.weights import verify_trained
+            from ditgp.verify.bundle_check import verify_trained
 
             res = verify_trained(args.bundle)
             tinfo["checks"] = res["checks"]

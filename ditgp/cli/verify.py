@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
                               out=f"{args.out}/trained")
     weights = None
     if args.weights:
-        from ditgp.verify.weights import verify_bundle
+        from ditgp.verify.bundle_check import verify_bundle
 
         weights = verify_bundle(args.weights, seed=args.seed)
     meta = {"seed": args.seed, "examples": args.examples or "default",

@@ -3,7 +3,7 @@
 The pipeline is a chain of single-purpose passes (STYLE.md, tracr), each in its own file
 under ``numerics/constructions/passes/``, run in order by :func:`construct` (this file, the orchestrator):
 
-    passes/choices.py       Choices, IterationPlan, MultiplyInfo: what the passes exchange
+    passes/decisions.py     Choices, IterationPlan, MultiplyInfo: what the passes exchange
     passes/window.py        spec_to_window: the truncation window w from eps (docs/theory.md §5)
     passes/plan.py          window_to_plan: iteration count K and coefficients (docs/theory.md §3,
                             ditgp.theory.iterations)
@@ -55,13 +55,13 @@ from ditgp.theory.spec import GPSpec
 # moved to their own files stay importable from here.
 from .passes.certificate import check_eps_floor, measure_error, module_resources
 from .passes.certificate import spectrum_ends_of as spectrum_ends_of
-from .passes.choices import ALGORITHMS, ATTENTION_REALISATIONS, TIME_CONDITIONINGS, Choices, IterationPlan
-from .passes.choices import COEFFICIENTS as COEFFICIENTS
-from .passes.choices import DATA_BALL_FAILURE as DATA_BALL_FAILURE
-from .passes.choices import DOMAIN_MARGIN as DOMAIN_MARGIN
-from .passes.choices import MEASURE_SAMPLES as MEASURE_SAMPLES
-from .passes.choices import MultiplyInfo as MultiplyInfo
 from .passes.construction import Construction
+from .passes.decisions import ALGORITHMS, ATTENTION_REALISATIONS, TIME_CONDITIONINGS, Choices, IterationPlan
+from .passes.decisions import COEFFICIENTS as COEFFICIENTS
+from .passes.decisions import DATA_BALL_FAILURE as DATA_BALL_FAILURE
+from .passes.decisions import DOMAIN_MARGIN as DOMAIN_MARGIN
+from .passes.decisions import MEASURE_SAMPLES as MEASURE_SAMPLES
+from .passes.decisions import MultiplyInfo as MultiplyInfo
 from .passes.heads import plan_to_heads
 from .passes.multiply_plan import plan_multiply
 from .passes.plan import window_to_plan

@@ -58,7 +58,7 @@ def test_every_cli_choice_list_is_the_shared_one():
 def test_the_layers_validate_against_the_same_lists():
     from ditgp.models import config, sampling, train
     from ditgp.numerics import oracle
-    from ditgp.numerics.constructions.passes import choices as construction
+    from ditgp.numerics.constructions.passes import decisions as construction
     from ditgp.verify import strategies
     from ditgp.verify.reproduce import EXPERIMENTS, ORDER, base, executor, experiment
 

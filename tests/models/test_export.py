@@ -19,7 +19,7 @@ from ditgp.numerics import BundleError, Oracle, construct, load_bundle
 from ditgp.theory.errors import SpecError
 from ditgp.theory.kernels import kernel
 from ditgp.theory.spec import GPSpec, Spatial
-from ditgp.verify.weights import verify_bundle, verify_trained
+from ditgp.verify.bundle_check import verify_bundle, verify_trained
 
 from ditgp.cli import main
 

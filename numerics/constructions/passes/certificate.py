@@ -15,7 +15,7 @@ from ...iterations import TruncatedSystem, spectrum_ends
 from ...oracle import Oracle
 from ...tolerances import ROUNDING, eps_floor
 from ..architecture import weight_matrices
-from .choices import MEASURE_SAMPLES, Choices
+from .decisions import MEASURE_SAMPLES, Choices
 
 if TYPE_CHECKING:  # annotations only
     from .construction import Construction

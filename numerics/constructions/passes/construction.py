@@ -14,7 +14,7 @@ from ...oracle import Oracle
 from ..architecture import ArchConfig, Transformer, network_score
 from ..layout import ChannelLayout
 from ..realise import Head, check_frames
-from .choices import Choices, IterationPlan, MultiplyInfo
+from .decisions import Choices, IterationPlan, MultiplyInfo
 from .multiply_plan import multiply_abs_bound
 
 

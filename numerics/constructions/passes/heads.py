@@ -7,7 +7,7 @@ import numpy as np
 from ditgp.theory.spec import GPSpec
 
 from ..realise import Head, compact_heads, paper_heads, softmax_heads
-from .choices import Choices, IterationPlan
+from .decisions import Choices, IterationPlan
 
 
 def plan_to_heads(spec: GPSpec, choices: Choices, plan: IterationPlan) -> list[Head]:

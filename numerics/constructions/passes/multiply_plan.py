@@ -12,7 +12,7 @@ from ditgp.theory.spec import GPSpec
 
 from ...iterations import TruncatedSystem
 from .. import multiply as mult
-from .choices import DATA_BALL_FAILURE, DOMAIN_MARGIN, IterationPlan, MultiplyInfo
+from .decisions import DATA_BALL_FAILURE, DOMAIN_MARGIN, IterationPlan, MultiplyInfo
 
 __all__ = ["perturbation_gains", "step_coeffs", "abs_from_gains", "multiply_abs_bound",
            "plan_multiply"]

@@ -10,7 +10,7 @@ from ditgp.theory.errors import SpecError
 from ditgp.theory.spec import GPSpec
 
 from ...iterations import TruncatedSystem
-from .choices import Choices, IterationPlan
+from .decisions import Choices, IterationPlan
 from .window import theory_tail_bound, trunc_bound, worst_coeffs
 
 

@@ -15,8 +15,8 @@ from ..architecture import ArchConfig, Transformer
 from ..ffn import UnitGroup, linear_pair, write_ffn
 from ..layout import ChannelLayout
 from ..realise import Head
-from .choices import DATA_BALL_FAILURE, Choices, IterationPlan, MultiplyInfo
 from .construction import Construction
+from .decisions import DATA_BALL_FAILURE, Choices, IterationPlan, MultiplyInfo
 
 
 def plan_to_layout(spec: GPSpec, choices: Choices) -> ChannelLayout:

@@ -9,7 +9,7 @@ from ditgp.theory import iterations as theory_it
 from ditgp.theory.spec import GPSpec
 
 from ...oracle import Oracle
-from .choices import Choices
+from .decisions import Choices
 
 
 def theory_tail_bound(spec: GPSpec, w: int) -> float | None:

@@ -97,7 +97,7 @@ def verify_trained(directory, seed: int = 0) -> dict[str, Any]:
     count equal the manifest's), ``measured`` (the recorded score errors re-measured on the
     recorded draws agree within ``MEASURE_RTOL``), ``score-vs-oracle`` (informative: the
     error on fresh draws from ``seed`` is finite).  Same result shape as
-    :func:`ditgp.verify.weights.verify_bundle`."""
+    :func:`ditgp.verify.bundle_check.verify_bundle`."""
     from ditgp.models.build import count_parameters
     from ditgp.models.export import (
         MEASURE_RTOL,

@@ -1,4 +1,5 @@
-"""Construction choices and the values the passes hand to each other."""
+"""What the construction passes decide and hand to each other: the resolved choices, the
+iteration plan and the multiplication module's plan."""
 
 from __future__ import annotations
 
