@@ -97,16 +97,6 @@ def test_a_planted_torch_import_in_the_cli_path_fails(tree: Path):
 # -- cycles ----------------------------------------------------------------------------------
 #: Cycles that stay, each with its reason (a component is allowed if it is a subset of one).
 ALLOWED_CYCLES = {
-    # the kernel algebra is closed: Kernel.__add__/__mul__ build the composites, which are
-    # Kernels, and a composite read from JSON reads its terms through the catalogue
-    "kernel algebra": {"ditgp.theory.kernels", "ditgp.theory.kernels.base",
-                       "ditgp.theory.kernels.composite", "ditgp.theory.kernels.damped_cosine",
-                       "ditgp.theory.kernels.laplace", "ditgp.theory.kernels.logarithmic",
-                       "ditgp.theory.kernels.matern12", "ditgp.theory.kernels.matern32",
-                       "ditgp.theory.kernels.matern52", "ditgp.theory.kernels.power_law",
-                       "ditgp.theory.kernels.rational_quadratic",
-                       "ditgp.theory.kernels.squared_exponential",
-                       "ditgp.theory.kernels.stretched_exponential"},
     # the experiment runner hands cells to the Ray executor, which runs them with the runner's
     # cell function; experiments register themselves with the runner when the package loads
     "experiment runner": {"ditgp.verify.reproduce", "ditgp.verify.reproduce.base",
