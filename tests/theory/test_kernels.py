@@ -12,6 +12,7 @@ import sympy as sp
 from ditgp.theory.bridge import to_numeric
 from ditgp.theory.errors import NotPositiveDefiniteError, SpecError
 from ditgp.theory.kernels import (
+    KERNEL_CLASSES,
     REGISTRY,
     DecayClass,
     Kernel,
@@ -53,6 +54,23 @@ def test_registry_order():
         assert cls.__doc__ and "γ(m)" in cls.__doc__  # formula in the docstring
         k = kernel(name)  # every parameter has a sensible default
         assert k.certificate().valid
+
+
+def test_every_kernel_class_is_registered_under_its_json_name():
+    assert list(KERNEL_CLASSES) == [*kernel_names(), "sum", "product", "scaled"]
+    for name, cls in KERNEL_CLASSES.items():
+        assert cls.name == name and cls.composite == (name not in REGISTRY)
+    assert (KERNEL_CLASSES["sum"], KERNEL_CLASSES["product"], KERNEL_CLASSES["scaled"]) == (
+        SumKernel, ProductKernel, ScaledKernel)
+
+
+def test_a_second_class_cannot_take_a_kernel_name():
+    laplace = REGISTRY["laplace"]
+    with pytest.raises(TypeError, match="kernel name 'laplace' of .* is already taken by "
+                                        "ditgp.theory.kernels.laplace.Laplace"):
+        class Impostor(Kernel):
+            name = "laplace"
+    assert REGISTRY["laplace"] is laplace and KERNEL_CLASSES["laplace"] is laplace
 
 
 def test_every_family_has_examples():

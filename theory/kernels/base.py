@@ -15,6 +15,13 @@ the integer lattice, with ``γ(0) = 1``.  Every kernel
 
 Kernels compose: ``a * k`` (positive scaling), ``k1 + k2`` and ``k1 * k2``; a GP spec
 requires the result to satisfy ``γ(0) = 1`` (e.g. convex combinations of kernels).
+
+Every kernel class that declares a ``name`` registers itself under it when it is defined
+(:data:`KERNEL_CLASSES`); the families built from a name and parameters form the catalogue
+(:data:`REGISTRY`), in the order their modules are imported (``ditgp.theory.kernels``
+imports them in catalogue order).  :func:`kernel` and :func:`kernel_from_dict` read these
+registries, and the algebra finds the composite classes there by their JSON names, so this
+module names no kernel family.
 """
 
 from __future__ import annotations
@@ -41,6 +48,12 @@ __all__ = [
     "Certificate",
     "SymbolBound",
     "Kernel",
+    "KERNEL_CLASSES",
+    "REGISTRY",
+    "check_params",
+    "kernel",
+    "kernel_from_dict",
+    "kernel_names",
 ]
 
 #: The time gap ``m = |h - j|`` (a non-negative integer).
@@ -180,6 +193,34 @@ class Kernel(ABC):
 
     name: ClassVar[str] = ""
     parameters: ClassVar[tuple[Param, ...]] = ()
+    #: Whether the kernel is built from other kernels (sums, products, scalings) rather than
+    #: from a name and parameters; composites are not in the catalogue (:data:`REGISTRY`).
+    composite: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register a subclass that declares its own ``name`` (see :data:`KERNEL_CLASSES`)."""
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if not name:
+            return
+        known = KERNEL_CLASSES.get(name)
+        if known is not None and (known.__module__, known.__qualname__) != (
+                cls.__module__, cls.__qualname__):
+            raise TypeError(f"kernel name {name!r} of {cls.__module__}.{cls.__qualname__} is "
+                            f"already taken by {known.__module__}.{known.__qualname__}")
+        KERNEL_CLASSES[name] = cls
+        if not cls.composite:
+            REGISTRY[name] = cls
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Kernel:
+        """A kernel from its :meth:`to_dict` form; here ``{"name": NAME, "params": {...}}``
+        of a catalogue kernel (composites override this).  Use :func:`kernel_from_dict`, which
+        picks the class by ``data["name"]``."""
+        params = data.get("params", {})
+        if not isinstance(params, dict):
+            raise SpecError("kernel.params", params, "a mapping of parameter name to number")
+        return kernel(data["name"], **params)
 
     # -- construction and validation -------------------------------------------------
     def __post_init__(self) -> None:
@@ -313,24 +354,53 @@ class Kernel(ABC):
         return mpmath.mpf(fn(mpmath.mpf(m)))
 
     # -- algebra ---------------------------------------------------------------------
+    # The composite classes (ditgp.theory.kernels.composite) are found by their JSON names.
     def __add__(self, other: Kernel) -> Kernel:
-        from ditgp.theory.kernels.composite import SumKernel
-
         if not isinstance(other, Kernel):
             return NotImplemented
-        return SumKernel.of(self, other)
+        return KERNEL_CLASSES["sum"].of(self, other)
 
     def __mul__(self, other: Kernel | float) -> Kernel:
-        from ditgp.theory.kernels.composite import ProductKernel, ScaledKernel
-
         if isinstance(other, Kernel):
-            return ProductKernel.of(self, other)
+            return KERNEL_CLASSES["product"].of(self, other)
         if isinstance(other, int | float) and not isinstance(other, bool):
-            return ScaledKernel(base=self, scale=float(other))
+            return KERNEL_CLASSES["scaled"](base=self, scale=float(other))
         return NotImplemented
 
     def __rmul__(self, other: float) -> Kernel:
         return self.__mul__(other)
+
+
+#: Every kernel class by its JSON name (``to_dict()["name"]``), catalogue kernels and
+#: composites, in the order the classes are defined; filled by ``Kernel.__init_subclass__``.
+KERNEL_CLASSES: dict[str, type[Kernel]] = {}
+#: Command-line name -> kernel class of the catalogue (every registered class but the
+#: composites), in catalogue order.
+REGISTRY: dict[str, type[Kernel]] = {}
+
+
+def kernel_names() -> list[str]:
+    """The command-line names of the catalogue, in registry order."""
+    return list(REGISTRY)
+
+
+def kernel(name: str, **params: Any) -> Kernel:
+    """Build a catalogue kernel by its command-line name, validating its parameters."""
+    cls = REGISTRY.get(name)
+    if cls is None:
+        raise SpecError("kernel", name, "one of " + ", ".join(REGISTRY))
+    check_params(name, params, cls.parameters)
+    return cls(**params)
+
+
+def kernel_from_dict(data: dict[str, Any]) -> Kernel:
+    """Inverse of :meth:`Kernel.to_dict` (catalogue kernels and composites)."""
+    if not isinstance(data, dict) or "name" not in data:
+        raise SpecError("kernel", data, "a mapping with a 'name' key")
+    name = data["name"]
+    # an unknown name is read as a catalogue kernel, whose builder refuses it by name
+    cls = KERNEL_CLASSES.get(name, Kernel) if isinstance(name, str) else Kernel
+    return cls.from_dict(data)
 
 
 def check_params(owner: str, params: Mapping[str, Any], allowed: tuple[Param, ...]) -> None:

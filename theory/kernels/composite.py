@@ -27,6 +27,7 @@ from ditgp.theory.kernels.base import (
     M,
     Param,
     exact_value,
+    kernel_from_dict,
 )
 
 __all__ = ["SumKernel", "ProductKernel", "ScaledKernel", "composite_from_dict"]
@@ -51,6 +52,11 @@ class _Composite(Kernel):
     """Shared behaviour of composite kernels (no parameters of their own)."""
 
     parameters: ClassVar[tuple[Param, ...]] = ()
+    composite: ClassVar[bool] = True
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Kernel:
+        return composite_from_dict(data)
 
     @property
     def params(self) -> dict[str, float]:
@@ -249,9 +255,8 @@ _COMPOSITE_KEYS = {"sum": {"name", "terms"}, "product": {"name", "factors"},
 
 
 def composite_from_dict(data: dict[str, Any]) -> Kernel:
-    """Inverse of ``to_dict`` for ``"sum"``, ``"product"`` and ``"scaled"`` kernels."""
-    from ditgp.theory.kernels import kernel_from_dict
-
+    """Inverse of ``to_dict`` for ``"sum"``, ``"product"`` and ``"scaled"`` kernels (the
+    parts are read with :func:`~ditgp.theory.kernels.base.kernel_from_dict`)."""
     name = data.get("name")
     if name not in _COMPOSITE_KEYS:
         raise SpecError("kernel", name, "one of sum, product, scaled")

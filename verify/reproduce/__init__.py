@@ -16,28 +16,20 @@ The shared machinery (cells, resume, presets, jobs) is :mod:`ditgp.verify.reprod
 
 from __future__ import annotations
 
-import importlib
-
-from ditgp.theory.choices import EXPERIMENTS as EXPERIMENT_NAMES
-
-from .base import EXPERIMENTS, PRESETS, Cell, Context, Experiment, experiment, run_experiment
+from .base import (
+    EXPERIMENTS,
+    ORDER,
+    PRESETS,
+    Cell,
+    Context,
+    Experiment,
+    experiment,
+    load_all,
+    run_experiment,
+)
 
 __all__ = ["EXPERIMENTS", "PRESETS", "ORDER", "Cell", "Context", "Experiment", "experiment",
-           "run_experiment", "run_all"]
-
-#: the experiments ``all`` runs, in this order (a module that is not built yet is skipped)
-ORDER = EXPERIMENT_NAMES
-
-
-def load_all() -> None:
-    for name in ORDER:
-        if name in EXPERIMENTS:
-            continue
-        try:
-            importlib.import_module(f"ditgp.verify.reproduce.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"ditgp.verify.reproduce.{name}":
-                raise
+           "load_all", "run_experiment", "run_all"]
 
 
 def run_all(out, **kwargs):

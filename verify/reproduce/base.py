@@ -28,6 +28,7 @@ overridden with ``overrides`` (CLI ``--set KEY=VALUE``).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ditgp.theory.choices import EXPERIMENTS as EXPERIMENT_NAMES
 from ditgp.theory.choices import REPRODUCE_PRESETS
 from ditgp.theory.errors import ResourceError, SpecError, require
 
@@ -52,7 +54,7 @@ from .folder import (
 )
 
 __all__ = ["PRESETS", "MAX_UNFORCED_SECONDS", "Cell", "Context", "Experiment", "EXPERIMENTS",
-           "register", "experiment",
+           "ORDER", "register", "load_all", "experiment",
            "parse_seeds", "parse_overrides", "apply_overrides", "run_experiment", "train_cell",
            "md_table", "to_jsonable", "write_json", "copy_figures",
            "fmt"]
@@ -131,6 +133,8 @@ class Experiment:
 
 #: registered experiments, in the order ``all`` runs them
 EXPERIMENTS: dict[str, Experiment] = {}
+#: the experiments ``all`` runs, in this order (a module that is not built yet is skipped)
+ORDER = EXPERIMENT_NAMES
 
 
 def register(exp: Experiment) -> Experiment:
@@ -139,9 +143,20 @@ def register(exp: Experiment) -> Experiment:
     return exp
 
 
-def experiment(name: str) -> Experiment:
-    from . import load_all
+def load_all() -> None:
+    """Import the module ``ditgp.verify.reproduce.<name>`` of every experiment of
+    :data:`ORDER` not registered yet (each registers itself when imported)."""
+    for name in ORDER:
+        if name in EXPERIMENTS:
+            continue
+        try:
+            importlib.import_module(f"ditgp.verify.reproduce.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ditgp.verify.reproduce.{name}":
+                raise
 
+
+def experiment(name: str) -> Experiment:
     load_all()
     if name not in EXPERIMENTS:
         raise SpecError("experiment", name, "one of " + ", ".join([*EXPERIMENTS, "all"]))
@@ -275,8 +290,6 @@ def copy_figures(src: Path, dest: Path, names: Sequence[str]) -> list[Path]:
 def run_one(module: str, name: str, cell: Cell, ctx_fields: dict[str, Any]) -> dict[str, Any]:
     """Worker entry point (also used in-process): run one cell, write its JSON, return it.
     ``module`` defines (and registers) the experiment; a fresh worker imports it."""
-    import importlib
-
     import torch
 
     if name not in EXPERIMENTS:
@@ -371,7 +384,8 @@ def run_experiment(name: str, out: str | Path, *, preset: str = "cpu",
             bar.update(1)
 
         # workers may start elsewhere (another folder, another node): an absolute root
-        run_on_ray(todo, type(exp).__module__, name, {**ctx_fields, "root": root.resolve()},
+        run_on_ray(run_one, todo, type(exp).__module__, name,
+                   {**ctx_fields, "root": root.resolve()},
                    device=device, jobs=jobs, address=ray_address, on_done=finished)
     elif jobs == 1 or len(todo) <= 1:
         ctx_fields["notify"] = say

@@ -47,14 +47,16 @@ def require_ray():
     return ray
 
 
-def run_on_ray(todo: Sequence, module: str, name: str, ctx_fields: dict[str, Any], *,
+def run_on_ray(run_one: Callable[[str, str, Any, dict[str, Any]], dict[str, Any]],
+               todo: Sequence, module: str, name: str, ctx_fields: dict[str, Any], *,
                device: str, jobs: int, address: str | None,
                on_done: Callable[[Any, dict[str, Any]], None]) -> None:
-    """Run the cells ``todo`` as Ray tasks; ``on_done(cell, record)`` as each finishes."""
+    """Run the cells ``todo`` as Ray tasks, each ``run_one(module, name, cell, ctx_fields)``;
+    ``on_done(cell, record)`` as each finishes.  ``run_one`` is the worker entry point
+    (:func:`ditgp.verify.reproduce.base.run_one`); Ray pickles a module-level function by
+    reference, so a worker imports it from its module."""
     ray = require_ray()
     from ditgp.models.train import Preempted
-
-    from .base import run_one
 
     started = False
     if not ray.is_initialized():
