@@ -1,10 +1,15 @@
-"""Typed configuration of a trainable network and the registry of named training presets.
+"""Typed configuration of a trainable network and its training, and the registry of named
+training presets (torch-free).
 
 :class:`ModelConfig` describes one network (``arch="dit"``: the sequence DiT of
 :mod:`ditgp.models.dit`; ``arch="theory"``: the architecture family of
 :mod:`ditgp.numerics.constructions.architecture` made trainable, :mod:`ditgp.models.theory_net`).  It
 validates itself when built (a bad config cannot exist) and round-trips through a plain
 dict, which goes into run configs, checkpoints and exported bundles.
+
+:class:`TrainConfig` holds the numbers of one training run (optimiser, schedule, objective,
+evaluation and checkpoint intervals, device); its field names are the ``ditgp train`` flags and
+a bad value is refused naming the flag.
 
 :class:`Preset` is a named training set-up (data shape, model, optimiser and schedule
 numbers); ``PRESETS`` holds ``tiny`` (CPU, minutes), ``paper`` (the closest known proxy of
@@ -24,12 +29,11 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from ditgp.theory.choices import ARCHS, LOSSES, NETWORK_ATTENTIONS, POS_EMBS, T_SAMPLINGS
+from ditgp.theory.choices import ARCHS, DTYPES, LOSSES, NETWORK_ATTENTIONS, POS_EMBS, T_SAMPLINGS
 from ditgp.theory.errors import SpecError, require
 
-__all__ = ["ARCHS", "POS_EMBS", "NETWORK_ATTENTIONS", "ModelConfig", "Preset", "PRESETS", "preset",
-           "register_preset", "theory_config"]
-
+__all__ = ["ARCHS", "POS_EMBS", "NETWORK_ATTENTIONS", "ModelConfig", "TrainConfig", "Preset",
+           "PRESETS", "preset", "register_preset", "theory_config"]
 
 
 def _int(name: str, value: Any, low: int) -> int:
@@ -43,6 +47,10 @@ def _pos_float(name: str, value: Any) -> float:
           and math.isfinite(float(value)) and float(value) > 0)
     require(ok, name, value, "a finite number > 0")
     return float(value)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,99 @@ class ModelConfig:
 
     def replace(self, **changes: Any) -> ModelConfig:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Numbers of one training run (validated when built; names match the CLI flags).
+
+    ``steps`` is the total target (a resumed run continues to it); ``decay_steps`` the cosine
+    horizon (``None``: ``steps`` of the first launch, then recorded in ``config.json``);
+    ``minutes`` replaces ``steps`` by a wall-clock budget (the step target is fixed after
+    timing the first steps and recorded).  ``batch`` is the global batch (split over DDP ranks);
+    ``lr`` the peak AdamW rate after ``warmup`` linear steps, cosine to the horizon; ``ema`` the
+    decay of the weights' moving average; ``eval_every``/``ckpt_every`` in steps.
+    ``t_sampling`` is how training draws t (``uniform`` or ``log-uniform`` on ``[t0, T]``) and
+    ``loss`` the objective it minimises (``eps`` or ``score``; :data:`ditgp.theory.choices.LOSSES`).
+    """
+
+    steps: int = 3000
+    batch: int = 64
+    lr: float = 1e-3
+    warmup: int = 100
+    ema: float = 0.999
+    weight_decay: float = 0.0
+    clip: float = 1.0
+    seed: int = 0
+    n_train: int | None = None
+    t_sampling: str = "uniform"
+    loss: str = "eps"
+    dtype: str = "float32"
+    device: str = "cpu"
+    compile: bool = False
+    threads: int | None = None
+    decay_steps: int | None = None
+    minutes: float | None = None
+    eval_every: int = 500
+    ckpt_every: int = 1000
+    keep: int = 3
+    log_every: int = 10
+    n_eval: int = 256
+    eval_points: int = 13
+
+    def __post_init__(self) -> None:
+        flag = self.flag
+        for name, low in (("steps", 1), ("batch", 1), ("warmup", 0), ("seed", 0), ("eval_every", 1),
+                          ("ckpt_every", 1), ("keep", 1), ("log_every", 1), ("n_eval", 1),
+                          ("eval_points", 2)):
+            _int(flag(name), getattr(self, name), low)
+        for name in ("n_train", "decay_steps", "threads"):
+            v = getattr(self, name)
+            if v is not None:
+                _int(flag(name), v, 1)
+        require(_finite(self.lr) and self.lr > 0, "--lr", self.lr, "a finite number > 0")
+        require(_finite(self.ema) and 0 <= self.ema < 1, "--ema", self.ema, "a number in [0, 1)")
+        require(_finite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay",
+                self.weight_decay, "a number ≥ 0")
+        require(_finite(self.clip) and self.clip >= 0, "--clip", self.clip,
+                "a number ≥ 0 (0 disables clipping)")
+        if self.minutes is not None:
+            require(_finite(self.minutes) and self.minutes > 0, "--minutes", self.minutes,
+                    "a number of minutes > 0")
+        require(self.dtype in DTYPES, "--dtype", self.dtype, "one of " + ", ".join(DTYPES))
+        require(self.t_sampling in T_SAMPLINGS, "--t-sampling", self.t_sampling,
+                "one of " + ", ".join(T_SAMPLINGS))
+        require(self.loss in LOSSES, "--loss", self.loss, "one of " + ", ".join(LOSSES))
+        require(isinstance(self.device, str) and self.device.split(":")[0] in ("cpu", "cuda"),
+                "--device", self.device, "cpu or cuda[:N]")
+        if self.dtype == "bf16":
+            require(self.device.startswith("cuda"), "--dtype", self.dtype,
+                    "float32 or float64 on CPU (bf16 autocast is for CUDA)")
+        if self.compile:
+            require(self.device.startswith("cuda"), "--compile", True,
+                    "a CUDA device (torch.compile is used on CUDA only)")
+
+    @staticmethod
+    def flag(name: str) -> str:
+        """The ``ditgp train`` flag of field ``name`` (``n_train`` → ``--n-train``)."""
+        return "--" + name.replace("_", "-")
+
+    @classmethod
+    def from_preset(cls, p, **overrides: Any) -> TrainConfig:
+        """The preset's numbers, with ``overrides`` (``None`` values are ignored)."""
+        base = dict(steps=p.steps, batch=p.batch, lr=p.lr, warmup=p.warmup, ema=p.ema,
+                    weight_decay=p.weight_decay, eval_every=p.eval_every, ckpt_every=p.ckpt_every,
+                    t_sampling=p.t_sampling, loss=p.loss)
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
