@@ -11,16 +11,22 @@ dict, which goes into run configs, checkpoints and exported bundles.
 evaluation and checkpoint intervals, device); its field names are the ``ditgp train`` flags and
 a bad value is refused naming the flag.
 
-:class:`Preset` is a named training set-up (data shape, model, optimiser and schedule
-numbers); ``PRESETS`` holds ``tiny`` (CPU, minutes), ``paper`` (the closest known proxy of
-the paper's set-up, docs/theory.md §9: H=96, d=8, D=256, 12 layers, 16 heads, batch 64) and
-``long`` (H=512, for a GPU).
+:class:`Preset` is a named training set-up: data shape, model and the :class:`TrainConfig` a
+run starts from (``ditgp train`` replaces the numbers given as flags).  ``PRESETS`` holds
+``tiny`` (CPU, minutes), ``paper`` (the closest known proxy of the paper's set-up,
+docs/theory.md §9: H=96, d=8, D=256, 12 layers, 16 heads, batch 64) and ``long`` (H=512, for
+a GPU).
 
 >>> cfg = preset("tiny").model
 >>> cfg.arch, cfg.width, cfg.depth, cfg.heads
 ('dit', 64, 4, 4)
 >>> ModelConfig.from_dict(cfg.to_dict()) == cfg
 True
+>>> tc = preset("paper").train
+>>> tc.batch, tc.lr, tc.t_sampling
+(64, 0.0002, 'log-uniform')
+>>> tc.replace(lr=1e-3).lr, tc.lr
+(0.001, 0.0002)
 """
 
 from __future__ import annotations
@@ -215,14 +221,9 @@ class TrainConfig:
         """The ``ditgp train`` flag of field ``name`` (``n_train`` → ``--n-train``)."""
         return "--" + name.replace("_", "-")
 
-    @classmethod
-    def from_preset(cls, p, **overrides: Any) -> TrainConfig:
-        """The preset's numbers, with ``overrides`` (``None`` values are ignored)."""
-        base = dict(steps=p.steps, batch=p.batch, lr=p.lr, warmup=p.warmup, ema=p.ema,
-                    weight_decay=p.weight_decay, eval_every=p.eval_every, ckpt_every=p.ckpt_every,
-                    t_sampling=p.t_sampling, loss=p.loss)
-        base.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**base)
+    def replace(self, **changes: Any) -> TrainConfig:
+        """These numbers with ``changes`` (validated again as a whole)."""
+        return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -235,46 +236,26 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Preset:
-    """A named training set-up: data shape (``H``, ``d``), the model, and the optimiser and
-    schedule numbers (``batch`` = global batch; ``lr`` peak AdamW rate after ``warmup``
-    linear steps, cosine to ``steps``; ``ema`` decay; ``eval_every``/``ckpt_every`` in steps)."""
+    """A named training set-up: data shape (``H``, ``d``), the model, and the training numbers
+    a run starts from (``train``: the preset's optimiser, schedule and objective; the fields it
+    does not set keep :class:`TrainConfig`'s defaults)."""
 
     name: str
     H: int
     d: int
     model: ModelConfig
-    batch: int
-    lr: float
-    steps: int
-    warmup: int
-    ema: float
-    weight_decay: float
-    eval_every: int
-    ckpt_every: int
-    #: how training draws t (``uniform`` or ``log-uniform`` on ``[t0, T]``) and which objective
-    #: it minimises (``eps`` or ``score``; :data:`ditgp.theory.choices.LOSSES`)
-    t_sampling: str = "uniform"
-    loss: str = "eps"
+    train: TrainConfig
 
     def __post_init__(self) -> None:
-        require(self.t_sampling in T_SAMPLINGS, "preset.t_sampling",
-                self.t_sampling, "uniform or log-uniform")
-        require(self.loss in LOSSES, "preset.loss", self.loss, "eps or score")
-        for f in ("H", "d", "batch", "steps", "eval_every", "ckpt_every"):
+        for f in ("H", "d"):
             _int(f"preset.{f}", getattr(self, f), 1)
-        _int("preset.warmup", self.warmup, 0)
-        _pos_float("preset.lr", self.lr)
-        require(isinstance(self.ema, float) and 0.0 <= self.ema < 1.0, "preset.ema", self.ema,
-                "a number in [0, 1)")
-        require(isinstance(self.weight_decay, float) and self.weight_decay >= 0,
-                "preset.weight_decay", self.weight_decay, "a number ≥ 0")
         require(isinstance(self.model, ModelConfig), "preset.model", self.model, "a ModelConfig")
+        require(isinstance(self.train, TrainConfig), "preset.train", self.train, "a TrainConfig")
         self.model.check_H(self.H, "preset.H")
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["model"] = self.model.to_dict()
-        return out
+        return {"name": self.name, "H": self.H, "d": self.d, "model": self.model.to_dict(),
+                "train": self.train.to_dict()}
 
     def replace(self, **changes: Any) -> Preset:
         return replace(self, **changes)
@@ -304,20 +285,22 @@ def preset(name: str) -> Preset:
 register_preset(Preset(
     name="tiny", H=16, d=2,
     model=ModelConfig("dit", width=64, depth=4, heads=4, pos_emb="sinusoidal"),
-    batch=64, lr=1e-3, steps=3000, warmup=100, ema=0.999, weight_decay=0.0,
-    eval_every=500, ckpt_every=1000, t_sampling="log-uniform", loss="eps",
+    train=TrainConfig(batch=64, lr=1e-3, steps=3000, warmup=100, ema=0.999, weight_decay=0.0,
+                      eval_every=500, ckpt_every=1000, t_sampling="log-uniform", loss="eps"),
 ))
 register_preset(Preset(
     name="paper", H=96, d=8,
     model=ModelConfig("dit", width=256, depth=12, heads=16, pos_emb="sinusoidal"),
-    batch=64, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999, weight_decay=0.0,
-    eval_every=2000, ckpt_every=5000, t_sampling="log-uniform", loss="eps",
+    train=TrainConfig(batch=64, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999,
+                      weight_decay=0.0, eval_every=2000, ckpt_every=5000,
+                      t_sampling="log-uniform", loss="eps"),
 ))
 register_preset(Preset(
     name="long", H=512, d=8,
     model=ModelConfig("dit", width=256, depth=8, heads=8, pos_emb="sinusoidal"),
-    batch=32, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999, weight_decay=0.0,
-    eval_every=2000, ckpt_every=5000, t_sampling="log-uniform", loss="eps",
+    train=TrainConfig(batch=32, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999,
+                      weight_decay=0.0, eval_every=2000, ckpt_every=5000,
+                      t_sampling="log-uniform", loss="eps"),
 ))
 
 
