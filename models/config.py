@@ -1,4 +1,5 @@
-"""Typed configuration of a trainable network and the registry of named training presets.
+"""Typed configuration of a trainable network and its training, and the registry of named
+training presets (torch-free).
 
 :class:`ModelConfig` describes one network (``arch="dit"``: the sequence DiT of
 :mod:`ditgp.models.dit`; ``arch="theory"``: the architecture family of
@@ -6,16 +7,26 @@
 validates itself when built (a bad config cannot exist) and round-trips through a plain
 dict, which goes into run configs, checkpoints and exported bundles.
 
-:class:`Preset` is a named training set-up (data shape, model, optimiser and schedule
-numbers); ``PRESETS`` holds ``tiny`` (CPU, minutes), ``paper`` (the closest known proxy of
-the paper's set-up, docs/theory.md §9: H=96, d=8, D=256, 12 layers, 16 heads, batch 64) and
-``long`` (H=512, for a GPU).
+:class:`TrainConfig` holds the numbers of one training run (optimiser, schedule, objective,
+evaluation and checkpoint intervals, device); its field names are the ``ditgp train`` flags and
+a bad value is refused naming the flag.
+
+:class:`Preset` is a named training set-up: data shape, model and the :class:`TrainConfig` a
+run starts from (``ditgp train`` replaces the numbers given as flags).  ``PRESETS`` holds
+``tiny`` (CPU, minutes), ``paper`` (the closest known proxy of the paper's set-up,
+docs/theory.md §9: H=96, d=8, D=256, 12 layers, 16 heads, batch 64) and ``long`` (H=512, for
+a GPU).
 
 >>> cfg = preset("tiny").model
 >>> cfg.arch, cfg.width, cfg.depth, cfg.heads
 ('dit', 64, 4, 4)
 >>> ModelConfig.from_dict(cfg.to_dict()) == cfg
 True
+>>> tc = preset("paper").train
+>>> tc.batch, tc.lr, tc.t_sampling
+(64, 0.0002, 'log-uniform')
+>>> tc.replace(lr=1e-3).lr, tc.lr
+(0.001, 0.0002)
 """
 
 from __future__ import annotations
@@ -24,12 +35,11 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from ditgp.theory.choices import ARCHS, LOSSES, NETWORK_ATTENTIONS, POS_EMBS, T_SAMPLINGS
+from ditgp.theory.choices import ARCHS, DTYPES, LOSSES, NETWORK_ATTENTIONS, POS_EMBS, T_SAMPLINGS
 from ditgp.theory.errors import SpecError, require
 
-__all__ = ["ARCHS", "POS_EMBS", "NETWORK_ATTENTIONS", "ModelConfig", "Preset", "PRESETS", "preset",
-           "register_preset", "theory_config"]
-
+__all__ = ["ARCHS", "POS_EMBS", "NETWORK_ATTENTIONS", "ModelConfig", "TrainConfig", "Preset",
+           "PRESETS", "preset", "register_preset", "theory_config"]
 
 
 def _int(name: str, value: Any, low: int) -> int:
@@ -43,6 +53,10 @@ def _pos_float(name: str, value: Any) -> float:
           and math.isfinite(float(value)) and float(value) > 0)
     require(ok, name, value, "a finite number > 0")
     return float(value)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 @dataclass(frozen=True)
@@ -133,47 +147,115 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class TrainConfig:
+    """Numbers of one training run (validated when built; names match the CLI flags).
+
+    ``steps`` is the total target (a resumed run continues to it); ``decay_steps`` the cosine
+    horizon (``None``: ``steps`` of the first launch, then recorded in ``config.json``);
+    ``minutes`` replaces ``steps`` by a wall-clock budget (the step target is fixed after
+    timing the first steps and recorded).  ``batch`` is the global batch (split over DDP ranks);
+    ``lr`` the peak AdamW rate after ``warmup`` linear steps, cosine to the horizon; ``ema`` the
+    decay of the weights' moving average; ``eval_every``/``ckpt_every`` in steps.
+    ``t_sampling`` is how training draws t (``uniform`` or ``log-uniform`` on ``[t0, T]``) and
+    ``loss`` the objective it minimises (``eps`` or ``score``; :data:`ditgp.theory.choices.LOSSES`).
+    """
+
+    steps: int = 3000
+    batch: int = 64
+    lr: float = 1e-3
+    warmup: int = 100
+    ema: float = 0.999
+    weight_decay: float = 0.0
+    clip: float = 1.0
+    seed: int = 0
+    n_train: int | None = None
+    t_sampling: str = "uniform"
+    loss: str = "eps"
+    dtype: str = "float32"
+    device: str = "cpu"
+    compile: bool = False
+    threads: int | None = None
+    decay_steps: int | None = None
+    minutes: float | None = None
+    eval_every: int = 500
+    ckpt_every: int = 1000
+    keep: int = 3
+    log_every: int = 10
+    n_eval: int = 256
+    eval_points: int = 13
+
+    def __post_init__(self) -> None:
+        flag = self.flag
+        for name, low in (("steps", 1), ("batch", 1), ("warmup", 0), ("seed", 0), ("eval_every", 1),
+                          ("ckpt_every", 1), ("keep", 1), ("log_every", 1), ("n_eval", 1),
+                          ("eval_points", 2)):
+            _int(flag(name), getattr(self, name), low)
+        for name in ("n_train", "decay_steps", "threads"):
+            v = getattr(self, name)
+            if v is not None:
+                _int(flag(name), v, 1)
+        require(_finite(self.lr) and self.lr > 0, "--lr", self.lr, "a finite number > 0")
+        require(_finite(self.ema) and 0 <= self.ema < 1, "--ema", self.ema, "a number in [0, 1)")
+        require(_finite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay",
+                self.weight_decay, "a number ≥ 0")
+        require(_finite(self.clip) and self.clip >= 0, "--clip", self.clip,
+                "a number ≥ 0 (0 disables clipping)")
+        if self.minutes is not None:
+            require(_finite(self.minutes) and self.minutes > 0, "--minutes", self.minutes,
+                    "a number of minutes > 0")
+        require(self.dtype in DTYPES, "--dtype", self.dtype, "one of " + ", ".join(DTYPES))
+        require(self.t_sampling in T_SAMPLINGS, "--t-sampling", self.t_sampling,
+                "one of " + ", ".join(T_SAMPLINGS))
+        require(self.loss in LOSSES, "--loss", self.loss, "one of " + ", ".join(LOSSES))
+        require(isinstance(self.device, str) and self.device.split(":")[0] in ("cpu", "cuda"),
+                "--device", self.device, "cpu or cuda[:N]")
+        if self.dtype == "bf16":
+            require(self.device.startswith("cuda"), "--dtype", self.dtype,
+                    "float32 or float64 on CPU (bf16 autocast is for CUDA)")
+        if self.compile:
+            require(self.device.startswith("cuda"), "--compile", True,
+                    "a CUDA device (torch.compile is used on CUDA only)")
+
+    @staticmethod
+    def flag(name: str) -> str:
+        """The ``ditgp train`` flag of field ``name`` (``n_train`` → ``--n-train``)."""
+        return "--" + name.replace("_", "-")
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """These numbers with ``changes`` (validated again as a whole)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
 class Preset:
-    """A named training set-up: data shape (``H``, ``d``), the model, and the optimiser and
-    schedule numbers (``batch`` = global batch; ``lr`` peak AdamW rate after ``warmup``
-    linear steps, cosine to ``steps``; ``ema`` decay; ``eval_every``/``ckpt_every`` in steps)."""
+    """A named training set-up: data shape (``H``, ``d``), the model, and the training numbers
+    a run starts from (``train``: the preset's optimiser, schedule and objective; the fields it
+    does not set keep :class:`TrainConfig`'s defaults)."""
 
     name: str
     H: int
     d: int
     model: ModelConfig
-    batch: int
-    lr: float
-    steps: int
-    warmup: int
-    ema: float
-    weight_decay: float
-    eval_every: int
-    ckpt_every: int
-    #: how training draws t (``uniform`` or ``log-uniform`` on ``[t0, T]``) and which objective
-    #: it minimises (``eps`` or ``score``; :data:`ditgp.theory.choices.LOSSES`)
-    t_sampling: str = "uniform"
-    loss: str = "eps"
+    train: TrainConfig
 
     def __post_init__(self) -> None:
-        require(self.t_sampling in T_SAMPLINGS, "preset.t_sampling",
-                self.t_sampling, "uniform or log-uniform")
-        require(self.loss in LOSSES, "preset.loss", self.loss, "eps or score")
-        for f in ("H", "d", "batch", "steps", "eval_every", "ckpt_every"):
+        for f in ("H", "d"):
             _int(f"preset.{f}", getattr(self, f), 1)
-        _int("preset.warmup", self.warmup, 0)
-        _pos_float("preset.lr", self.lr)
-        require(isinstance(self.ema, float) and 0.0 <= self.ema < 1.0, "preset.ema", self.ema,
-                "a number in [0, 1)")
-        require(isinstance(self.weight_decay, float) and self.weight_decay >= 0,
-                "preset.weight_decay", self.weight_decay, "a number ≥ 0")
         require(isinstance(self.model, ModelConfig), "preset.model", self.model, "a ModelConfig")
+        require(isinstance(self.train, TrainConfig), "preset.train", self.train, "a TrainConfig")
         self.model.check_H(self.H, "preset.H")
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["model"] = self.model.to_dict()
-        return out
+        return {"name": self.name, "H": self.H, "d": self.d, "model": self.model.to_dict(),
+                "train": self.train.to_dict()}
 
     def replace(self, **changes: Any) -> Preset:
         return replace(self, **changes)
@@ -203,20 +285,22 @@ def preset(name: str) -> Preset:
 register_preset(Preset(
     name="tiny", H=16, d=2,
     model=ModelConfig("dit", width=64, depth=4, heads=4, pos_emb="sinusoidal"),
-    batch=64, lr=1e-3, steps=3000, warmup=100, ema=0.999, weight_decay=0.0,
-    eval_every=500, ckpt_every=1000, t_sampling="log-uniform", loss="eps",
+    train=TrainConfig(batch=64, lr=1e-3, steps=3000, warmup=100, ema=0.999, weight_decay=0.0,
+                      eval_every=500, ckpt_every=1000, t_sampling="log-uniform", loss="eps"),
 ))
 register_preset(Preset(
     name="paper", H=96, d=8,
     model=ModelConfig("dit", width=256, depth=12, heads=16, pos_emb="sinusoidal"),
-    batch=64, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999, weight_decay=0.0,
-    eval_every=2000, ckpt_every=5000, t_sampling="log-uniform", loss="eps",
+    train=TrainConfig(batch=64, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999,
+                      weight_decay=0.0, eval_every=2000, ckpt_every=5000,
+                      t_sampling="log-uniform", loss="eps"),
 ))
 register_preset(Preset(
     name="long", H=512, d=8,
     model=ModelConfig("dit", width=256, depth=8, heads=8, pos_emb="sinusoidal"),
-    batch=32, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999, weight_decay=0.0,
-    eval_every=2000, ckpt_every=5000, t_sampling="log-uniform", loss="eps",
+    train=TrainConfig(batch=32, lr=2e-4, steps=100_000, warmup=1000, ema=0.9999,
+                      weight_decay=0.0, eval_every=2000, ckpt_every=5000,
+                      t_sampling="log-uniform", loss="eps"),
 ))
 
 

@@ -42,7 +42,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ from ditgp.models.checkpoint import (
     step_name,
     write_checkpoint,
 )
-from ditgp.models.config import ModelConfig
+from ditgp.models.config import ModelConfig, TrainConfig
 from ditgp.models.ema import ema_decay, learning_rate, make_ema, update_ema
 from ditgp.models.run_folder import LOCK_NAME, RunFolder, train_set_record
 from ditgp.numerics.oracle import Oracle
@@ -100,103 +100,6 @@ PAUSE_ENV = "DITGP_TRAIN_PAUSE"
 #: Training numbers that must match when a run is resumed (the others may change).
 _RESUME_FIXED = ("batch", "lr", "warmup", "ema", "weight_decay", "clip", "seed", "n_train",
                  "t_sampling", "loss", "dtype", "decay_steps", "log_every", "n_eval", "eval_points")
-_FLAG = {"n_train": "--n-train", "t_sampling": "--t-sampling", "weight_decay": "--weight-decay",
-         "decay_steps": "--decay-steps", "log_every": "--log-every", "n_eval": "--n-eval",
-         "eval_points": "--eval-points"}
-
-
-def _flag(name: str) -> str:
-    return _FLAG.get(name, f"--{name.replace('_', '-')}")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Numbers of one training run (validated when built; names match the CLI flags).
-
-    ``steps`` is the total target (a resumed run continues to it); ``decay_steps`` the cosine
-    horizon (``None``: ``steps`` of the first launch, then recorded in ``config.json``);
-    ``minutes`` replaces ``steps`` by a wall-clock budget (the step target is fixed after
-    timing the first steps and recorded).  ``batch`` is the global batch (split over DDP ranks).
-    """
-
-    steps: int = 3000
-    batch: int = 64
-    lr: float = 1e-3
-    warmup: int = 100
-    ema: float = 0.999
-    weight_decay: float = 0.0
-    clip: float = 1.0
-    seed: int = 0
-    n_train: int | None = None
-    t_sampling: str = "uniform"
-    loss: str = "eps"
-    dtype: str = "float32"
-    device: str = "cpu"
-    compile: bool = False
-    threads: int | None = None
-    decay_steps: int | None = None
-    minutes: float | None = None
-    eval_every: int = 500
-    ckpt_every: int = 1000
-    keep: int = 3
-    log_every: int = 10
-    n_eval: int = 256
-    eval_points: int = 13
-
-    def __post_init__(self) -> None:
-        for name, low in (("steps", 1), ("batch", 1), ("warmup", 0), ("seed", 0), ("eval_every", 1),
-                          ("ckpt_every", 1), ("keep", 1), ("log_every", 1), ("n_eval", 1),
-                          ("eval_points", 2)):
-            v = getattr(self, name)
-            require(isinstance(v, int) and not isinstance(v, bool) and v >= low, _flag(name), v,
-                    f"an integer ≥ {low}")
-        for name in ("n_train", "decay_steps", "threads"):
-            v = getattr(self, name)
-            if v is not None:
-                require(isinstance(v, int) and not isinstance(v, bool) and v >= 1, _flag(name), v,
-                        "an integer ≥ 1")
-        require(_finite(self.lr) and self.lr > 0, "--lr", self.lr, "a finite number > 0")
-        require(_finite(self.ema) and 0 <= self.ema < 1, "--ema", self.ema, "a number in [0, 1)")
-        require(_finite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay",
-                self.weight_decay, "a number ≥ 0")
-        require(_finite(self.clip) and self.clip >= 0, "--clip", self.clip,
-                "a number ≥ 0 (0 disables clipping)")
-        if self.minutes is not None:
-            require(_finite(self.minutes) and self.minutes > 0, "--minutes", self.minutes,
-                    "a number of minutes > 0")
-        require(self.dtype in DTYPES, "--dtype", self.dtype, "one of " + ", ".join(DTYPES))
-        require(self.t_sampling in T_SAMPLINGS, "--t-sampling", self.t_sampling,
-                "one of " + ", ".join(T_SAMPLINGS))
-        require(self.loss in LOSSES, "--loss", self.loss, "one of " + ", ".join(LOSSES))
-        require(isinstance(self.device, str) and self.device.split(":")[0] in ("cpu", "cuda"),
-                "--device", self.device, "cpu or cuda[:N]")
-        if self.dtype == "bf16":
-            require(self.device.startswith("cuda"), "--dtype", self.dtype,
-                    "float32 or float64 on CPU (bf16 autocast is for CUDA)")
-        if self.compile:
-            require(self.device.startswith("cuda"), "--compile", True,
-                    "a CUDA device (torch.compile is used on CUDA only)")
-
-    @classmethod
-    def from_preset(cls, p, **overrides: Any) -> TrainConfig:
-        """The preset's numbers, with ``overrides`` (``None`` values are ignored)."""
-        base = dict(steps=p.steps, batch=p.batch, lr=p.lr, warmup=p.warmup, ema=p.ema,
-                    weight_decay=p.weight_decay, eval_every=p.eval_every, ckpt_every=p.ckpt_every,
-                    t_sampling=p.t_sampling, loss=p.loss)
-        base.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**base)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 @dataclass
@@ -412,7 +315,7 @@ def _check_resume(out: Path, stored: dict[str, Any], spec: GPSpec, cfg: ModelCon
         new["decay_steps"] = old.get("decay_steps")
     for key in _RESUME_FIXED:
         if key in old and new[key] != old[key]:
-            raise SpecError(_flag(key), new[key], f"{old[key]!r} as in {where} (resume keeps it)")
+            raise SpecError(TrainConfig.flag(key), new[key], f"{old[key]!r} as in {where} (resume keeps it)")
     steps = tc.steps
     if tc.minutes is not None and old.get("minutes") is not None:
         steps = old["steps"]  # the target fixed when the budget was first timed

@@ -102,7 +102,6 @@ def resolve(args: argparse.Namespace):
     """``(spec, model_config, train_config, init_from)`` from the flags and the preset."""
     from ditgp.cli.common import spec_from_args
     from ditgp.models.config import preset, theory_config
-    from ditgp.models.train import TrainConfig
     from ditgp.theory.errors import SpecError
 
     pre = preset(args.preset)
@@ -133,14 +132,16 @@ def resolve(args: argparse.Namespace):
             cfg = cfg.replace(**changes)
     cfg.check_H(spec.H)
     dtype = args.dtype or ("float32" if args.device.startswith("cpu") else "bf16")
-    tc = TrainConfig.from_preset(
-        pre, steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup,
+    flags = dict(
+        steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup,
         decay_steps=args.decay_steps, ema=args.ema, weight_decay=args.weight_decay,
         clip=args.clip, n_train=args.n_train, t_sampling=args.t_sampling, loss=args.loss,
         seed=args.seed,
         device=args.device, dtype=dtype, compile=args.compile or None, minutes=args.minutes,
         eval_every=args.eval_every, ckpt_every=args.ckpt_every, keep=args.keep,
         log_every=args.log_every, n_eval=args.n_eval, threads=args.threads)
+    # the preset's numbers, with those the flags give (None: flag not given)
+    tc = pre.train.replace(**{k: v for k, v in flags.items() if v is not None})
     return spec, cfg, tc, init_from
 
 

@@ -236,7 +236,7 @@ def test_config_round_trip_and_presets():
         assert isinstance(p, Preset)
     assert (preset("paper").H, preset("paper").d, preset("paper").model.width,
             preset("paper").model.depth, preset("paper").model.heads,
-            preset("paper").batch) == (96, 8, 256, 12, 16, 64)
+            preset("paper").train.batch) == (96, 8, 256, 12, 16, 64)
     assert preset("long").H == 512
     with pytest.raises(SpecError, match="--preset"):
         preset("huge")
@@ -244,6 +244,33 @@ def test_config_round_trip_and_presets():
         ModelConfig.from_dict({"arch": "dit", "width": 8, "depth": 1, "heads": 1, "bogus": 1})
     tc = theory_config(preset("paper"), d=8)
     assert tc.arch == "theory" and tc.width % tc.heads == 0 and tc.width >= 21
+
+
+def test_a_preset_carries_a_train_config_and_the_cli_changes_only_the_flags_given(tmp_path):
+    """A preset's training numbers are one :class:`TrainConfig` (validated there, refused by
+    the flag's name); ``ditgp train`` starts from it and replaces what its flags give."""
+    from ditgp.models.config import TrainConfig
+    from ditgp.models.train import TrainConfig as FromTrain
+
+    from ditgp.cli import build_parser
+    from ditgp.cli.train import resolve
+
+    assert FromTrain is TrainConfig
+    p = preset("tiny")
+    assert isinstance(p.train, TrainConfig)
+    assert (p.train.lr, p.train.warmup, p.train.t_sampling) == (1e-3, 100, "log-uniform")
+    assert p.train.clip == TrainConfig().clip and p.train.n_train is None  # not set: defaults
+    args = build_parser().parse_args(["train", "--preset", "paper", "--lr", "3e-4",
+                                      "--threads", "1", "--out", str(tmp_path / "r")])
+    _, _, tc, _ = resolve(args)
+    assert tc == preset("paper").train.replace(lr=3e-4, threads=1)
+    with pytest.raises(SpecError) as info:
+        p.replace(train=p.train.replace(lr=-1.0))
+    assert info.value.field == "--lr"
+    with pytest.raises(SpecError, match="preset.train"):
+        p.replace(train={"lr": 1e-3})
+    with pytest.raises(SpecError, match="preset.H"):
+        p.replace(H=0)
 
 
 # -- theory family from a construction bundle ------------------------------------------------

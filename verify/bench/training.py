@@ -156,13 +156,13 @@ def bench_stream(preset: str = "paper", device: str = "cpu", *, batches: int = 1
 
     dev = check_device(device)
     p, spec = _preset_spec(preset, spec)
-    stream = GPStream(spec, batch=p.batch, seed=0, device=dev)
+    stream = GPStream(spec, batch=p.train.batch, seed=0, device=dev)
     times = _stream_times(stream, dev, batches, raw=True)
     s_ms, r_ms = 1e3 * _median(times["stream"]), 1e3 * _median(times["raw"])
     return {"preset": preset, "device": str(dev),
             "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-            "batch": p.batch, "d": spec.d, "H": spec.H,
-            "normals": 2 * p.batch * spec.d * spec.H, "batches_timed": batches,
+            "batch": p.train.batch, "d": spec.d, "H": spec.H,
+            "normals": 2 * p.train.batch * spec.d * spec.H, "batches_timed": batches,
             "stream_ms": s_ms, "raw_normals_ms": r_ms, "ratio": s_ms / r_ms,
             "stream_ms_min": 1e3 * min(times["stream"]),
             "raw_normals_ms_min": 1e3 * min(times["raw"]),
@@ -186,7 +186,7 @@ def bench_train(preset: str = "tiny", device: str = "cpu", *, steps: int | None 
         raise SpecError("--steps", steps, "an integer ≥ 1")
     steps = steps or (20 if dev.type == "cuda" else 5)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
-    stream = GPStream(spec, batch=p.batch, seed=0, device=dev)
+    stream = GPStream(spec, batch=p.train.batch, seed=0, device=dev)
     data_s = _median(_stream_times(stream, dev, batches=5, warmup=1)["stream"])
     batches = [stream.batch(k) for k in range(4)]
     dtypes = ["float32", "bf16"] if dev.type == "cuda" else ["float32"]
@@ -194,7 +194,7 @@ def bench_train(preset: str = "tiny", device: str = "cpu", *, steps: int | None 
     if compile and dev.type == "cuda":
         runs += [(dt, True) for dt in dtypes]
     out: dict[str, Any] = {"preset": preset, "device": str(dev), "device_name": name, "H": spec.H,
-                           "d": spec.d, "batch": p.batch, "steps_timed": steps,
+                           "d": spec.d, "batch": p.train.batch, "steps_timed": steps,
                            "data_ms_per_batch": data_s * 1e3, "dtypes": {},
                            "compile": ({"requested": True, "available": True} if compile and
                                        dev.type == "cuda" else
@@ -205,7 +205,7 @@ def bench_train(preset: str = "tiny", device: str = "cpu", *, steps: int | None 
         model = build_model(p.model, spec).to(dev)
         ema = make_ema(model)
         out["params"] = count_parameters(model)
-        opt = torch.optim.AdamW(model.parameters(), lr=p.lr)
+        opt = torch.optim.AdamW(model.parameters(), lr=p.train.lr)
         data = [(noised(x0, t, z), t, z) for x0, t, z in batches]
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16") \
             if dev.type == "cuda" else None
@@ -228,8 +228,8 @@ def bench_train(preset: str = "tiny", device: str = "cpu", *, steps: int | None 
         sec = (time.perf_counter() - t0) / steps
         peak = device_peak(name, dtype)
         rec = {"step_ms": sec * 1e3, "data_share": data_s / sec,
-               "steps_per_s": 1 / sec, "sequences_per_s": p.batch / sec,
-               "tokens_per_s": p.batch * spec.H / sec, "flops_per_step": flops,
+               "steps_per_s": 1 / sec, "sequences_per_s": p.train.batch / sec,
+               "tokens_per_s": p.train.batch * spec.H / sec, "flops_per_step": flops,
                "achieved_gflops": flops / sec / 1e9, "peak_tflops": peak / 1e12 if peak else None,
                "mfu": flops / sec / peak if peak else None}
         if dev.type == "cuda":

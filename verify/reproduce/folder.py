@@ -133,7 +133,7 @@ def check_params(params: dict[str, Any]) -> None:
     named as ``--set KEY``: checked before any cell is planned or any file written."""
     import math
 
-    from ditgp.models.train import TrainConfig
+    from ditgp.models.config import TrainConfig
 
     for key, value in params.items():
         if isinstance(value, float) and not math.isfinite(value):
