@@ -19,26 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from ditgp.models.plotting import pyplot, save_png
+from ditgp.models.run_folder import read_metrics
 from ditgp.numerics.atomic import atomic_write_text
 
-__all__ = ["read_metrics", "write_report", "CURVES", "SUMMARY"]
+__all__ = ["write_report", "CURVES", "SUMMARY"]
 
 CURVES = "curves.png"
 SUMMARY = "summary.md"
-
-
-def read_metrics(run: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``(train_lines, eval_lines)`` of ``RUN/metrics.jsonl`` (a line cut by a kill is skipped)."""
-    train, evals = [], []
-    path = Path(run) / "metrics.jsonl"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            (evals if rec.get("kind") == "eval" else train).append(rec)
-    return train, evals
 
 
 def _plot(path: Path, train: list[dict], evals: list[dict], title: str) -> None:

@@ -41,7 +41,7 @@ from ditgp.theory.errors import SpecError
 
 from .checkpoint import CheckpointError, list_checkpoints
 
-__all__ = ["RunFolder", "read_run_config", "train_set_record", "check_train_set",
+__all__ = ["read_metrics", "RunFolder", "read_run_config", "train_set_record", "check_train_set",
            "check_utf8_path", "check_folder_slot"]
 
 #: Files of a run folder that must be files, and folders that must be folders.
@@ -100,6 +100,20 @@ def read_run_config(path: Path) -> dict[str, Any]:
         raise CheckpointError("--resume", str(path), f"a ditgp run config (a JSON object with "
                               f"'spec', 'model' and 'train' objects; {what}); {fix}")
     return stored
+
+
+def read_metrics(run: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(train_lines, eval_lines)`` of ``RUN/metrics.jsonl`` (a line cut by a kill is skipped)."""
+    train, evals = [], []
+    path = Path(run) / "metrics.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            (evals if rec.get("kind") == "eval" else train).append(rec)
+    return train, evals
 
 
 def _check_metrics(path: Path) -> None:

@@ -62,7 +62,7 @@ from ditgp.models.checkpoint import (
 )
 from ditgp.models.config import ModelConfig, TrainConfig
 from ditgp.models.ema import ema_decay, learning_rate, make_ema, update_ema
-from ditgp.models.run_folder import LOCK_NAME, RunFolder, train_set_record
+from ditgp.models.run_folder import LOCK_NAME, RunFolder, read_metrics, train_set_record
 from ditgp.numerics.oracle import Oracle
 from ditgp.theory.choices import DTYPES, LOSSES, T_SAMPLINGS
 from ditgp.theory.errors import SpecError, require
@@ -839,15 +839,8 @@ def _append(path: Path, rec: dict[str, Any]) -> None:
 def _final_metrics(metrics_path: Path, last_eval: dict | None, steps: int, params: int,
                    seconds: float) -> dict[str, Any]:
     """The run's final numbers: the last logged train line and the last evaluation."""
-    last = None
-    if metrics_path.exists():
-        for line in metrics_path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if rec.get("kind") == "train":
-                last = rec
+    train_lines, _ = read_metrics(metrics_path.parent)
+    last = train_lines[-1] if train_lines else None
     out: dict[str, Any] = {"steps": steps, "params": params, "train_seconds": seconds}
     if last:
         out.update({k: last[k] for k in ("loss", "floor", "excess", "grad_norm") if k in last})

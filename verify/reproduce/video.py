@@ -723,14 +723,10 @@ class VideoExperiment(Experiment):
 
 def _loss_curve(path: Path, points: int = 100) -> list[list[float]]:
     """``[[step, loss], ...]`` of the training log (at most ``points`` rows, evenly spaced)."""
-    import json
+    from ditgp.models.run_folder import read_metrics
 
-    rows = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            rec = json.loads(line)
-            if rec.get("kind") == "train" and "loss" in rec:
-                rows.append([float(rec["step"]), float(rec["loss"])])
+    train, _ = read_metrics(path.parent)
+    rows = [[float(rec["step"]), float(rec["loss"])] for rec in train if "loss" in rec]
     if len(rows) > points:
         keep = np.unique(np.linspace(0, len(rows) - 1, points).round().astype(int))
         rows = [rows[i] for i in keep]
