@@ -61,7 +61,7 @@ def run_claim(c: Claim, *, examples: int = 100, seed: int = 0,
 
     start = time.perf_counter()
     try:
-        with _one_thread():
+        with _one_thread(), source_independent():
             prop()
     except ClaimViolation as exc:  # the shrunk example is the last one replayed
         result.status = "fail"
@@ -83,6 +83,39 @@ def run_claim(c: Claim, *, examples: int = 100, seed: int = 0,
         result.worst = {"input": _describe(state["worst_input"]), "lhs": out.lhs,
                         "rhs": out.rhs, "detail": jsonable(out.detail, nonfinite="null")}
     return result
+
+
+@contextlib.contextmanager
+def source_independent():
+    """Hypothesis draws only from its seed and its own constants while this is active.
+
+    Since 6.131 hypothesis also mixes into its draws the literal constants it finds in the
+    source of every *local* module loaded so far (not site-packages, not the standard
+    library).  A claim's examples then depend on which ditgp modules the process happened to
+    import before it (``ditgp verify`` drew other examples for claim 1 once the report module
+    imported ``ditgp.models``), on any edit of a number anywhere in those modules, and on
+    whether ditgp is installed editable or not.  Here that pool is empty (and hypothesis's
+    cache of it cleared on entry and exit), so a seed gives the same examples everywhere.
+    On a hypothesis without the pool nothing is changed.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - hypothesis reorganised its internals
+        yield
+        return
+    get, constants, cache = (getattr(providers, n, None) for n in
+                             ("_get_local_constants", "Constants", "CONSTANTS_CACHE"))
+    if get is None or constants is None or cache is None:  # pragma: no cover - other version
+        yield
+        return
+    empty = constants()
+    cache.cache.clear()
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = get
+        cache.cache.clear()
 
 
 @contextlib.contextmanager
