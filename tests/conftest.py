@@ -1,7 +1,10 @@
 """Strict, deterministic test configuration shared by every layer's tests.
 
 * warnings are errors (pyproject ``filterwarnings = error``);
-* hypothesis runs derandomised, without a database and without deadlines (numerics);
+* hypothesis runs derandomised, without a database and without deadlines (numerics), and
+  draws from its seed alone: the literal constants of the modules a worker happened to load
+  before a test are kept out of its draws (:func:`ditgp.verify.claims.runner.source_independent`),
+  so a test sees the same examples whichever worker runs it and in whatever order;
 * every test starts from fixed seeds;
 * BLAS runs single-threaded: ``pytest -n 2`` already uses both cores, and oversubscribed
   BLAS threads made 512×512 eigensolves 20–100× slower;
@@ -34,6 +37,14 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ditgp")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _examples_from_the_seed_alone():
+    from ditgp.verify.claims.runner import source_independent
+
+    with source_independent():
+        yield
 
 SEED = 20250207
 
