@@ -69,6 +69,15 @@ def _walk(tree: ast.AST):
             stack.append((child, inner))
 
 
+def from_module(node: ast.ImportFrom, package: str) -> str:
+    """The module a ``from … import`` statement in ``package`` reads, relative levels resolved."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")
+    base = base[: len(base) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def imports(root: Path = ROOT) -> list[Import]:
     """Every import statement of every module, internal targets resolved to module names."""
     mods = modules(root)
@@ -80,12 +89,7 @@ def imports(root: Path = ROOT) -> list[Import]:
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             else:
-                if node.level:
-                    base = package.split(".")
-                    base = base[: len(base) - node.level + 1]
-                    stem = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    stem = node.module or ""
+                stem = from_module(node, package)
                 targets = []
                 for a in node.names:
                     sub = f"{stem}.{a.name}"
@@ -225,12 +229,7 @@ def private_imports(root: Path = ROOT) -> list[str]:
                         if any(private(p) for p in a.name.split(".")):
                             bad.append(f"{rel}:{node.lineno}: import {a.name}")
                 continue
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                stem = ".".join(base + ([node.module] if node.module else []))
-            else:
-                stem = node.module or ""
+            stem = from_module(node, package)
             if not is_internal(stem):
                 continue
             for a in node.names:

@@ -322,8 +322,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("relative score error ‖ŝ − s‖/‖s‖ (dimensionless)")
     ax.set_title("score error on identical oracle draws")
     ax.legend(fontsize=8)
-    save_png(fig, out / "errors.png", dpi=100, stamp=True)
-    names.append("errors.png")
+    names.append(save_png(fig, out / "errors.png", dpi=100, stamp=True))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, mk in (("trained", "o-"), ("constructed", "s-"), ("independent", "x:")):
@@ -336,8 +335,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("excess ε-loss over Bayes floor (per element)")
     ax.set_title("excess DSM loss (bars: direct MC estimate ± 2 SE)")
     ax.legend(fontsize=8)
-    save_png(fig, out / "excess_loss.png", dpi=100, stamp=True)
-    names.append("excess_loss.png")
+    names.append(save_png(fig, out / "excess_loss.png", dpi=100, stamp=True))
 
     gamma = np.asarray(doc["gamma"])
     m = np.arange(len(gamma))
@@ -357,8 +355,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("attention weight, best-scaled (γ units)")
     ax.set_title("attention profile vs temporal kernel")
     ax.legend(fontsize=7)
-    save_png(fig, out / "attention_profile.png", dpi=100, stamp=True)
-    names.append("attention_profile.png")
+    names.append(save_png(fig, out / "attention_profile.png", dpi=100, stamp=True))
 
     keys = [k for k in ("trained", "constructed", "control") if k in doc["attention"]]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.6))
@@ -368,8 +365,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
         ax.set_xlabel("key frame j")
         ax.set_ylabel("query frame i")
         fig.colorbar(im, ax=ax, fraction=0.046, label="attention weight")
-    save_png(fig, out / "attention_heatmaps.png", dpi=100, stamp=True)
-    names.append("attention_heatmaps.png")
+    names.append(save_png(fig, out / "attention_heatmaps.png", dpi=100, stamp=True))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for (key, mk), col in zip((("trained", "o-"), ("constructed", "s-")), ("C0", "C1"), strict=True):
@@ -382,8 +378,7 @@ def _plots(out: Path, doc: dict[str, Any]) -> list[str]:
     ax.set_ylabel("distance to nearest GD/Chebyshev iterate (relative to ‖A⁻¹x‖)")
     ax.set_title("layer ↔ iteration")
     ax.legend(fontsize=8)
-    save_png(fig, out / "layer_distance.png", dpi=100, stamp=True)
-    names.append("layer_distance.png")
+    names.append(save_png(fig, out / "layer_distance.png", dpi=100, stamp=True))
     return names
 
 
