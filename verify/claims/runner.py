@@ -89,8 +89,8 @@ def run_claim(c: Claim, *, examples: int = 100, seed: int = 0,
 def source_independent():
     """Hypothesis draws only from its seed and its own constants while this is active.
 
-    Recent hypothesis versions (6.170.17 measured) also mix into its draws the literal constants it finds in the
-    source of every *local* module loaded so far (not site-packages, not the standard
+    Recent hypothesis versions (6.170.17 measured) also mix into their draws the literal
+    constants they find in the source of every *local* module loaded so far (not site-packages, not the standard
     library).  A claim's examples then depend on which ditgp modules the process happened to
     import before it (``ditgp verify`` drew other examples for claim 1 once the report module
     imported ``ditgp.models``), on any edit of a number anywhere in those modules, and on
