@@ -90,12 +90,13 @@ def source_independent():
     """Hypothesis draws only from its seed and its own constants while this is active.
 
     Recent hypothesis versions (6.170.17 measured) also mix into their draws the literal
-    constants they find in the source of every *local* module loaded so far (not site-packages, not the standard
-    library).  A claim's examples then depend on which ditgp modules the process happened to
-    import before it (``ditgp verify`` drew other examples for claim 1 once the report module
-    imported ``ditgp.models``), on any edit of a number anywhere in those modules, and on
-    whether ditgp is installed editable or not.  Here that pool is empty (and hypothesis's
-    cache of it cleared on entry and exit), so a seed gives the same examples everywhere.
+    constants they find in the source of every *local* module loaded so far (not
+    site-packages, not the standard library).  A claim's examples then depend on which ditgp
+    modules the process happened to import before it (``ditgp verify`` drew other examples for
+    claim 1 once the report module imported ``ditgp.models``), on any edit of a number anywhere
+    in those modules, and (by that site-packages rule) on whether ditgp is installed editable.
+    Here that pool is empty (and hypothesis's cache of it cleared on entry and exit), so a seed
+    gives the same examples everywhere.
     On a hypothesis without the pool nothing is changed.
     """
     try:
